@@ -1,0 +1,1 @@
+"""The MoviePulse core: hook contract, plugin manager, registries and the ``pulse`` facade."""

@@ -1,0 +1,9 @@
+"""All SQLAlchemy models. Importing this package registers every table on ``Base.metadata``.
+
+One module per aggregate; each owner adds its module to the import list below.
+"""
+
+from moviepulse.models import events, movie, users  # noqa: F401
+from moviepulse.models.base import Base
+
+__all__ = ["Base"]

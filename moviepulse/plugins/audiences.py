@@ -1,0 +1,1 @@
+"""Built-in plugin ``audiences`` (being built; registers nothing yet)."""

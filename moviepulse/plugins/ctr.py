@@ -1,0 +1,1 @@
+"""Built-in plugin ``ctr`` (being built; registers nothing yet)."""

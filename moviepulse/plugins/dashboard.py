@@ -1,0 +1,1 @@
+"""Built-in plugin ``dashboard`` (being built; registers nothing yet)."""

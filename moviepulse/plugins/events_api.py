@@ -1,0 +1,1 @@
+"""Built-in plugin ``events_api`` (being built; registers nothing yet)."""

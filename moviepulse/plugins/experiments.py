@@ -1,0 +1,1 @@
+"""Built-in plugin ``experiments`` (being built; registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin ``funnel`` (being built; registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin ``ingestion`` (being built; registers nothing yet)."""

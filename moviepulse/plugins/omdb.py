@@ -1,0 +1,1 @@
+"""Built-in plugin ``omdb`` (being built; registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin ``playbooks`` (being built; registers nothing yet)."""

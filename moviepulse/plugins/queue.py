@@ -1,0 +1,1 @@
+"""Built-in plugin ``queue`` (being built; registers nothing yet)."""

@@ -1,0 +1,1 @@
+"""Built-in plugin ``reconciliation`` (being built; registers nothing yet)."""

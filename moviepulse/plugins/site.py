@@ -1,0 +1,1 @@
+"""Built-in plugin ``site`` (being built; registers nothing yet)."""

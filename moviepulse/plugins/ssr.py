@@ -1,0 +1,1 @@
+"""Built-in plugin ``ssr`` (being built; registers nothing yet)."""

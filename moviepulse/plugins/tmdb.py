@@ -1,0 +1,1 @@
+"""Built-in plugin ``tmdb`` (being built; registers nothing yet)."""
