@@ -50,3 +50,21 @@ def client(app: Flask) -> FlaskClient:
 def app_ctx(app: Flask) -> Iterator[Flask]:
     with app.app_context():
         yield app
+
+
+# -- CI: a skipped test is a failure unless its reason is one CI accepts ----------------------
+CI_ACCEPTED_SKIP_PREFIX = "ci-accepted:"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() not in ("1", "true", "yes") or not report.skipped:
+        return
+    if hasattr(report, "wasxfail"):
+        return
+    reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+    if CI_ACCEPTED_SKIP_PREFIX not in reason:
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI without an accepted reason ({CI_ACCEPTED_SKIP_PREFIX} …): {reason}"

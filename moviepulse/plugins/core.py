@@ -129,6 +129,30 @@ def create_token_command(name: str, email: str | None) -> None:
     click.echo(create_token(name, user))
 
 
+def settings_markdown(pulse: Any) -> str:
+    """The README's configuration table: every declared setting, its default and its plugin."""
+    rows = ["| setting (`MOVIEPULSE_…`) | default | plugin | what it does |", "|---|---|---|---|"]
+    for entry in sorted(pulse.settings.entries(), key=lambda e: e.slug):
+        setting = entry.item
+        default = "(secret)" if setting.secret else json.dumps(setting.default)
+        rows.append(f"| `{setting.name}` | `{default}` | {entry.plugin} | {setting.help} |")
+    return "\n".join(rows)
+
+
+@click.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the README's configuration table.")
+@with_appcontext
+def settings_command(markdown: bool) -> None:
+    """Show every setting plugins declare, with its current value (secrets masked)."""
+    pulse = current_pulse()
+    if markdown:
+        click.echo(settings_markdown(pulse))
+        return
+    for entry in sorted(pulse.settings.entries(), key=lambda e: e.slug):
+        value = "***" if entry.item.secret else json.dumps(current_app.config.get(entry.slug), default=str)
+        click.echo(f"{entry.slug} = {value}    [{entry.plugin}]")
+
+
 @hookimpl
 def register_commands() -> list[click.Command]:
-    return [plugins_command, create_admin_command, create_token_command]
+    return [plugins_command, create_admin_command, create_token_command, settings_command]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Create .venv and install MoviePulse with its dev extras. Idempotent; safe on a fresh clone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]' 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import moviepulse, flask, dash, huey" || { echo "bootstrap: install failed" >&2; exit 1; }
+touch .venv/.installed-stamp
