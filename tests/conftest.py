@@ -68,3 +68,9 @@ def pytest_runtest_makereport(item, call):
     if CI_ACCEPTED_SKIP_PREFIX not in reason:
         report.outcome = "failed"
         report.longrepr = f"skipped in CI without an accepted reason ({CI_ACCEPTED_SKIP_PREFIX} …): {reason}"
+
+
+def pytest_addoption(parser):
+    """``--update-snapshots``: (re)write the visual baselines instead of comparing (tests/visual/snapshots.py)."""
+    parser.addoption("--update-snapshots", action="store_true", default=False,
+                     help="re-take the visual baselines under tests/visual/baselines/ (make snapshots-update)")

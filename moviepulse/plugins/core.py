@@ -155,4 +155,7 @@ def settings_command(markdown: bool) -> None:
 
 @hookimpl
 def register_commands() -> list[click.Command]:
-    return [plugins_command, create_admin_command, create_token_command, settings_command]
+    from moviepulse.scaffold.command import new_plugin_command  # moviepulse new-plugin NAME
+
+    return [plugins_command, create_admin_command, create_token_command, settings_command,
+            new_plugin_command]

@@ -22,3 +22,17 @@ def schema_differences(app) -> list:
 def test_migrations_match_models_on_sqlite(tmp_path):
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/m.db", INSTANCE_PATH=str(tmp_path))
     assert schema_differences(app) == []
+
+
+def test_migrations_match_models_on_postgresql(tmp_path):
+    """The same migration files build the same schema on PostgreSQL."""
+    from tests.support.services import drop_postgres_database, fresh_postgres_database
+
+    name, url = fresh_postgres_database("mp_migrate")
+    try:
+        app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, INSTANCE_PATH=str(tmp_path))
+        assert schema_differences(app) == []
+        with app.app_context():
+            db.engine.dispose()
+    finally:
+        drop_postgres_database(name)

@@ -1,0 +1,10 @@
+"""The benchmarks. Importing this package registers every one of them, in ``ORDER``."""
+
+import importlib
+
+#: Run order of ``python -m bench`` (cheap, self-contained benchmarks first).
+ORDER = ("datagen", "ingest", "sketch", "audit", "ssr_middleware", "pages", "queries", "rollup", "upstream",
+         "browser", "memory")
+
+for _name in ORDER:
+    importlib.import_module(f"bench.benchmarks.b_{_name}")

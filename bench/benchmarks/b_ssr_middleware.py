@@ -1,0 +1,184 @@
+"""SSR middleware overhead on the same cached 50 KB page, µs per request (issue 4).
+
+Every variant is a Flask app with one view returning the same cached 50 KB HTML string, called
+straight through its WSGI callable with a prepared environ (no socket, no test client), so that
+the numbers are the server-side cost only:
+
+* bare Flask (baseline);
+* prometheus-flask-exporter (``PrometheusMetrics(app)``, default metrics);
+* OpenTelemetry Flask instrumentation (SDK tracer provider, ``SimpleSpanProcessor`` into an
+  ``InMemorySpanExporter``, cleared every sample);
+* MoviePulse: the SSR middleware on the same bare view, timing only / audit sampled at 10% /
+  audit at 100% (when ``moviepulse.ssr`` provides it).
+
+Overheads are variant minus bare Flask, measured in the same run; the targets compare
+MoviePulse's overhead with prometheus-flask-exporter's.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+from flask import Flask, Response
+
+from bench.common import optional, page_50kb
+from bench.harness import Case, Context, Plan, Target, Variant, benchmark
+
+
+def bare_app(html: str, name: str = "bench") -> Flask:
+    app = Flask(name)
+
+    @app.get("/en/movies/<int:movie_id>")
+    def movie(movie_id: int) -> Response:
+        return Response(html, mimetype="text/html")
+
+    return app
+
+
+def wsgi_caller(app: Any, path: str = "/en/movies/42"):
+    from werkzeug.test import EnvironBuilder
+
+    builder = EnvironBuilder(path=path, method="GET", headers={"User-Agent": "Mozilla/5.0 (bench)",
+                                                               "Accept-Language": "en"})
+    base_env = builder.get_environ()
+    builder.close()
+    status_box: list[str] = []
+
+    def start_response(status, headers, exc_info=None):
+        status_box.append(status)
+
+    def call() -> int:
+        env = dict(base_env)
+        env["wsgi.input"] = io.BytesIO(b"")
+        status_box.clear()
+        it = app(env, start_response)
+        size = 0
+        try:
+            for chunk in it:
+                size += len(chunk)
+        finally:
+            close = getattr(it, "close", None)
+            if close:
+                close()
+        if not status_box or not status_box[0].startswith("200"):
+            raise RuntimeError(f"{path} -> {status_box}")
+        return size
+
+    return call
+
+
+def prometheus_app(html: str) -> Flask:
+    from prometheus_client import CollectorRegistry
+    from prometheus_flask_exporter import PrometheusMetrics
+
+    app = bare_app(html, "bench_prom")
+    PrometheusMetrics(app, registry=CollectorRegistry(auto_describe=True))
+    return app
+
+
+def otel_app(html: str) -> tuple[Flask, Any]:
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = bare_app(html, "bench_otel")
+    FlaskInstrumentor().instrument_app(app, tracer_provider=provider)
+    return app, exporter
+
+
+def find_middleware():
+    """``install(app, **settings)`` of MoviePulse's SSR middleware, or None."""
+    for module in ("moviepulse.ssr.middleware", "moviepulse.ssr"):
+        for name in ("install_middleware", "install", "init_app", "SSRMiddleware", "SsrMiddleware"):
+            obj = optional(module, name)
+            if obj is not None:
+                return obj, f"{module}.{name}"
+    return None
+
+
+@benchmark("ssr_middleware", title="SSR middleware overhead on a cached 50 KB page", issue="issue 4")
+def build(ctx: Context) -> Plan:
+    html = page_50kb()
+    reqs = ctx.pick(150, 2_000)
+    notes: list[str] = [f"page: {len(html.encode()):,} bytes; {reqs} requests per sample, direct WSGI calls"]
+
+    def per_request(call):
+        def run() -> float:
+            t = time.perf_counter()
+            for _ in range(reqs):
+                call()
+            return (time.perf_counter() - t) / reqs * 1e6
+        return run
+
+    variants = [Variant("bare Flask", per_request(wsgi_caller(bare_app(html))), baseline=True),
+                Variant("prometheus-flask-exporter", per_request(wsgi_caller(prometheus_app(html))))]
+    oapp, exporter = otel_app(html)
+    ocall = wsgi_caller(oapp)
+
+    def otel_run() -> float:
+        exporter.clear()
+        return per_request(ocall)()
+
+    variants.append(Variant("opentelemetry-instrumentation-flask", otel_run))
+    mp_variants = _moviepulse_variants(ctx, html, per_request, notes)
+    variants.extend(mp_variants)
+    case = Case("GET /en/movies/42 (cached 50 KB HTML)", "µs/request", variants, rounds=ctx.rounds or ctx.pick(3, 15))
+
+    def overhead_ratio(r, mp_name: str, without: str) -> float:
+        c = r[case.name]
+        bare = c["bare Flask"].median
+        return (c[mp_name].median - c[without].median) / (c["prometheus-flask-exporter"].median - bare)
+
+    core = "moviepulse core app (no ssr plugin)"
+    targets = []
+    for rate, limit in (("10%", 0.5), ("100%", 2.0)):
+        name = f"moviepulse timing + audit {rate}"
+        targets.append(Target(f"middleware overhead (audit {rate}; vs the same app without ssr) / prometheus overhead",
+                              lambda r, n=name: overhead_ratio(r, n, core), limit, "<=", "issue 4"))
+        targets.append(Target(f"whole-app overhead (audit {rate}; vs bare Flask, incl. core hooks) / prometheus "
+                              "overhead", lambda r, n=name: overhead_ratio(r, n, "bare Flask"), limit, "<=",
+                              "issue 4, stricter reading"))
+    def cleanup() -> None:
+        for rm in ctx.cache.pop("cleanups", []):
+            rm()
+
+    return Plan(cases=[case], targets=targets, notes=notes, cleanup=cleanup, params={"requests_per_sample": reqs})
+
+
+def _moviepulse_variants(ctx: Context, html: str, per_request, notes: list[str]) -> list[Variant]:
+    """MoviePulse apps (core only; core + ssr at three audit rates) serving the same cached page."""
+    install = optional("moviepulse.ssr.middleware", "install")
+    if install is None:
+        notes.append("not available: MoviePulse SSR middleware (moviepulse.ssr.middleware.install)")
+        return []
+    from bench.common import dispose_app, make_app, tempdir
+
+    tmp, rm = tempdir("mp-bench-ssr-")
+    ctx.cache.setdefault("cleanups", []).append(rm)
+    out: list[Variant] = []
+    configs = [("moviepulse core app (no ssr plugin)", ("core",), None),
+               ("moviepulse timing only", ("core", "ssr"), 0.0),
+               ("moviepulse timing + audit 10%", ("core", "ssr"), 0.1),
+               ("moviepulse timing + audit 100%", ("core", "ssr"), 1.0)]
+    for i, (name, plugins, rate) in enumerate(configs):
+        overrides = {"SSR_ACCESS_LOG": False}
+        if rate is not None:
+            overrides["SSR_SAMPLE_RATE"] = rate
+        app = make_app(f"{tmp}/ssr{i}.db", only_plugins=plugins, **overrides)
+
+        def movie(movie_id: int) -> Response:
+            return Response(html, mimetype="text/html")
+
+        app.add_url_rule("/en/movies/<int:movie_id>", "bench_movie", movie)
+        ctx.cache["cleanups"].insert(0, lambda app=app: dispose_app(app))
+        out.append(Variant(name, per_request(wsgi_caller(app))))
+    notes.append("moviepulse variants: create_app('testing', only_plugins=…) + the same view; SSR_ACCESS_LOG off "
+                 "(the JSON access line is a separate feature); buffer flushed inline every 500 requests "
+                 "(testing config), i.e. the flush cost is inside the timings")
+    return out

@@ -1,0 +1,201 @@
+"""Rolling raw events up into ``rollup_daily`` / ``rollup_hourly`` / ``rollup_movie_daily``.
+
+Recomputing a day is ``DELETE`` + ``INSERT … SELECT … GROUP BY`` inside one
+``write_transaction``: idempotent and complete (a day is never "done because a row exists").
+The aggregation runs in the database over the ``event_time`` range of the day, so the cost
+is one grouped scan of the day (plus a click-only scan for the per-movie table).
+
+Bot events are excluded from impressions/clicks/views and counted apart in ``bot_events``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, delete, func, insert, literal, select, text
+from sqlalchemy.orm import Session
+
+from moviepulse.analytics.sqlutil import day_bounds, days_in, floor_hour, hour_bucket, real_session
+from moviepulse.core.db import write_transaction
+from moviepulse.models.analytics import (
+    ROLLUP_DIMENSIONS,
+    RollupDaily,
+    RollupHourly,
+    RollupMovieDaily,
+    RollupState,
+)
+from moviepulse.models.base import utcnow
+from moviepulse.models.events import Event
+
+log = logging.getLogger(__name__)
+
+DAILY = "daily"
+HOURLY = "hourly"
+
+
+def is_bot_expr() -> Any:
+    return Event.is_bot.is_(True)
+
+
+def human_expr() -> Any:
+    """Not a bot (``is_bot`` false or NULL)."""
+    return Event.is_bot.is_not(True)
+
+
+def measure_columns() -> list[Any]:
+    """impressions, clicks, views (non-bot), distinct non-bot devices, bot events — as SQL aggregates."""
+    human = human_expr()
+
+    def count_type(kind: str) -> Any:
+        return func.coalesce(func.sum(case((and_(human, Event.type == kind), 1), else_=0)), 0)
+
+    return [
+        count_type("impression").label("impressions"),
+        count_type("click").label("clicks"),
+        count_type("view").label("views"),
+        func.count(func.distinct(case((human, Event.device_id), else_=None))).label("devices"),
+        func.coalesce(func.sum(case((is_bot_expr(), 1), else_=0)), 0).label("bot_events"),
+    ]
+
+
+def dimension_columns() -> list[Any]:
+    return [getattr(Event, d) for d in ROLLUP_DIMENSIONS]
+
+
+def raw_grouped_select(start: datetime, end: datetime, *, bucket: Any = None) -> Any:
+    """SELECT [bucket,] dims…, measures… FROM events WHERE event_time in [start, end) GROUP BY …"""
+    dims = dimension_columns()
+    cols = ([bucket.label("bucket")] if bucket is not None else []) + dims + measure_columns()
+    group = ([bucket] if bucket is not None else []) + dims
+    return select(*cols).where(Event.event_time >= start, Event.event_time < end).group_by(*group)
+
+
+def _insert_columns(table: Any, first: str) -> list[Any]:
+    return [table.c[first], *(table.c[d] for d in ROLLUP_DIMENSIONS),
+            table.c.impressions, table.c.clicks, table.c.views, table.c.devices, table.c.bot_events]
+
+
+def lock_day(session: Session, day: date) -> None:
+    """Serialise concurrent recomputes of one day. SQLite's ``BEGIN IMMEDIATE`` already does; on
+    PostgreSQL two READ COMMITTED delete+insert transactions could both insert, so take a
+    transaction-scoped advisory lock keyed by the day (daily and hourly recomputes alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = 0x4D50_0000 + day.toordinal()
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def rollup_day(session: Session, day: date) -> dict[str, Any]:
+    """Recompute the daily rollup (and per-movie clicks) of one day. Idempotent."""
+    session = real_session(session)
+    start, end = day_bounds(day)
+    daily = RollupDaily.__table__
+    movie = RollupMovieDaily.__table__
+    day_value = literal(day, RollupDaily.__table__.c.day.type)
+    # Re-select from the grouped subquery so the literal day rides along on every row.
+    sub = raw_grouped_select(start, end).subquery()
+    source = select(day_value, *[sub.c[c] for c in
+                                 (*ROLLUP_DIMENSIONS, "impressions", "clicks", "views", "devices", "bot_events")])
+    movie_clicks = (
+        select(day_value, Event.movie_id, func.count().label("clicks"))
+        .where(Event.event_time >= start, Event.event_time < end, Event.type == "click",
+               human_expr(), Event.movie_id.is_not(None))
+        .group_by(Event.movie_id)
+    )
+    with write_transaction(session):
+        lock_day(session, day)
+        session.execute(delete(daily).where(daily.c.day == day))
+        session.execute(delete(movie).where(movie.c.day == day))
+        session.execute(insert(daily).from_select(_insert_columns(daily, "day"), source))
+        rows = session.scalar(select(func.count()).select_from(daily).where(daily.c.day == day))
+        session.execute(insert(movie).from_select([movie.c.day, movie.c.movie_id, movie.c.clicks], movie_clicks))
+        totals = session.execute(
+            select(func.coalesce(func.sum(daily.c.impressions + daily.c.clicks + daily.c.views
+                                          + daily.c.bot_events), 0)).where(daily.c.day == day)
+        ).scalar_one()
+        # The whole day is now in rollup_daily: its hourly rows are obsolete.
+        session.execute(delete(RollupHourly.__table__).where(RollupHourly.hour >= start, RollupHourly.hour < end))
+        session.execute(delete(RollupState.__table__).where(RollupState.day == day))
+        session.execute(insert(RollupState.__table__).values(
+            day=day, granularity=DAILY, covered_until=end, rolled_up_at=utcnow(),
+            events=int(totals or 0), rows=int(rows or 0)))
+    return {"day": day.isoformat(), "granularity": DAILY, "rows": int(rows or 0), "events": int(totals or 0)}
+
+
+def rollup_hours(session: Session, day: date, until: datetime | None = None) -> dict[str, Any]:
+    """Recompute the hourly rollup of ``day`` for complete hours before ``until`` (default: now)."""
+    session = real_session(session)
+    start, end = day_bounds(day)
+    until = min(floor_hour(until or utcnow()), end)
+    hourly = RollupHourly.__table__
+    if until <= start:
+        return {"day": day.isoformat(), "granularity": HOURLY, "rows": 0, "covered_until": start.isoformat()}
+    sub = raw_grouped_select(start, until, bucket=hour_bucket(Event.event_time)).subquery()
+    source = select(sub.c.bucket, *[sub.c[c] for c in
+                                    (*ROLLUP_DIMENSIONS, "impressions", "clicks", "views", "devices", "bot_events")])
+    with write_transaction(session):
+        lock_day(session, day)
+        session.execute(delete(hourly).where(hourly.c.hour >= start, hourly.c.hour < end))
+        session.execute(insert(hourly).from_select(_insert_columns(hourly, "hour"), source))
+        rows = session.scalar(select(func.count()).select_from(hourly).where(hourly.c.hour >= start,
+                                                                             hourly.c.hour < end))
+        session.execute(delete(RollupState.__table__).where(RollupState.day == day,
+                                                            RollupState.granularity == HOURLY))
+        session.execute(insert(RollupState.__table__).values(
+            day=day, granularity=HOURLY, covered_until=until, rolled_up_at=utcnow(), events=0,
+            rows=int(rows or 0)))
+    return {"day": day.isoformat(), "granularity": HOURLY, "rows": int(rows or 0),
+            "covered_until": until.isoformat()}
+
+
+def rollup_range(session: Session, start: date, end: date) -> list[dict[str, Any]]:
+    """Recompute the daily rollups of every day in ``[start, end]``."""
+    if start > end:
+        start, end = end, start
+    return [rollup_day(session, d) for d in days_in(start, end)]
+
+
+def rollup_state(session: Session, start: date, end: date) -> dict[date, dict[str, Any]]:
+    """``{day: {"daily": covered_until | None, "hourly": covered_until | None}}`` for days with any state."""
+    from moviepulse.analytics.sqlutil import as_date, as_datetime
+
+    out: dict[date, dict[str, Any]] = {}
+    rows = session.execute(select(RollupState.day, RollupState.granularity, RollupState.covered_until)
+                           .where(RollupState.day >= start, RollupState.day <= end)).all()
+    for day, gran, covered in rows:
+        out.setdefault(as_date(day), {DAILY: None, HOURLY: None})[gran] = as_datetime(covered)
+    return out
+
+
+def periodic_rollup(session: Session, *, now: datetime | None = None, catchup_days: int = 3,
+                    settle_seconds: int = 7200) -> list[dict[str, Any]]:
+    """What the ``ctr.rollup`` task does each run.
+
+    * Days in the ``catchup_days`` before today with no daily rollup are rolled up.
+    * Yesterday is recomputed while its rollup is younger than ``settle_seconds`` past
+      midnight (late events still arrive); reconciliation covers anything later.
+    * Today's complete hours are rolled up hourly.
+    """
+    now = now or utcnow()
+    today = now.date()
+    state = rollup_state(session, today - timedelta(days=catchup_days), today)
+    done: list[dict[str, Any]] = []
+    for i in range(catchup_days, 0, -1):
+        day = today - timedelta(days=i)
+        st = state.get(day, {})
+        rolled_at = None
+        if st.get(DAILY):
+            rolled_at = session.scalar(select(RollupState.rolled_up_at).where(
+                RollupState.day == day, RollupState.granularity == DAILY))
+        settle_limit = day_bounds(day)[1] + timedelta(seconds=settle_seconds)
+        if rolled_at is None or (i == 1 and rolled_at < settle_limit):
+            done.append(rollup_day(session, day))
+    done.append(rollup_hours(session, today, now))
+    return done
+
+
+def count_type_column(kind: str) -> Any:
+    """SUM(CASE type=kind AND not bot) — shared with live (raw) queries."""
+    human = human_expr()
+    return func.coalesce(func.sum(case((and_(human, Event.type == kind), 1), else_=0)), 0).cast(Integer)

@@ -1,0 +1,158 @@
+"""How widgets reach data: named functions in the query modules, never raw tables.
+
+``query("moviepulse.analytics.queries", "ctr_daily", filters)`` imports the module lazily and
+calls ``func(db.session, start, end, audience)``. A module or function that does not exist
+(yet) raises :class:`QueryUnavailable`, which the widget shows as an "unavailable" state
+instead of crashing the page. ``call`` is the same for functions with other signatures.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from moviepulse.dash_app.filters import Filters
+
+#: Where each area's query functions live; the first module defining a name wins.
+ANALYTICS = ("moviepulse.analytics.queries", "moviepulse.analytics.ctr", "moviepulse.analytics.funnels",
+             "moviepulse.analytics.experiments", "moviepulse.analytics.reconcile",
+             "moviepulse.analytics.reconciliation", "moviepulse.analytics.drift", "moviepulse.analytics.queue",
+             "moviepulse.analytics.queuestats", "moviepulse.analytics.queue_stats")
+SSR = ("moviepulse.ssr.queries",)
+INGESTION = ("moviepulse.ingestion.queries",)
+
+Modules = str | tuple[str, ...]
+
+
+class QueryUnavailable(RuntimeError):
+    """The query a widget needs is not available in this installation."""
+
+
+def _import(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return None  # the module itself (or its package) is missing
+        raise
+
+
+def resolve(modules: Modules, *names: str) -> Callable[..., Any]:
+    """The first of ``names`` defined by the first of ``modules`` that has one; else ``QueryUnavailable``."""
+    modules = (modules,) if isinstance(modules, str) else modules
+    for module in modules:
+        mod = _import(module)
+        if mod is None:
+            continue
+        for name in names:
+            func = getattr(mod, name, None)
+            if callable(func):
+                return func
+    raise QueryUnavailable(f"Data unavailable: no {' / '.join(names)}() in {modules[0]} yet.")
+
+
+def available(module: Modules, *names: str) -> bool:
+    try:
+        resolve(module, *names)
+    except QueryUnavailable:
+        return False
+    return True
+
+
+def session() -> Any:
+    from moviepulse.extensions import db
+
+    return db.session
+
+
+def query(module: Modules, names: str | tuple[str, ...], filters: Filters, **kwargs: Any) -> Any:
+    """``func(session, start, end, audience, **kwargs)``: the analytics query signature."""
+    names = (names,) if isinstance(names, str) else names
+    func = resolve(module, *names)
+    return func(session(), filters.start, filters.end, filters.audience, **kwargs)
+
+
+def call(module: Modules, names: str | tuple[str, ...], *args: Any, **kwargs: Any) -> Any:
+    """Any other signature: ``func(*args, **kwargs)``."""
+    names = (names,) if isinstance(names, str) else names
+    return resolve(module, *names)(*args, **kwargs)
+
+
+def field(row: Any, *names: str, default: Any = None) -> Any:
+    """A value from a dict, a dataclass/object or a named tuple, trying ``names`` in order."""
+    for name in names:
+        if isinstance(row, dict):
+            if name in row:
+                return row[name]
+        elif hasattr(row, name):
+            return getattr(row, name)
+        elif hasattr(row, "_mapping") and name in row._mapping:
+            return row._mapping[name]
+    return default
+
+
+def rows(result: Any, *keys: str) -> list[Any]:
+    """A list of rows from a list, a pandas-free mapping holder, or a dict with one of ``keys``."""
+    if result is None:
+        return []
+    if isinstance(result, dict):
+        for key in keys or ("rows",):
+            if key in result:
+                return list(result[key] or [])
+        return []
+    for key in keys:
+        if hasattr(result, key) and not isinstance(result, list | tuple):
+            return list(getattr(result, key) or [])
+    return list(result)
+
+
+_PARAM_ALIASES = {
+    "session": "session", "db_session": "session", "s": "session",
+    "start": "start", "from_": "start", "since": "start", "date_from": "start", "start_date": "start",
+    "end": "end", "to": "end", "until": "end", "date_to": "end", "end_date": "end",
+    "audience": "audience",
+}
+
+
+def smart(module: Modules, names: str | tuple[str, ...], filters: Filters | None = None, **kwargs: Any) -> Any:
+    """Call a query whose signature is not fixed: arguments are matched by parameter name
+    (``session``, ``start``/``since``, ``end``/``until``, ``audience``; others from ``kwargs``)."""
+    import inspect
+
+    names = (names,) if isinstance(names, str) else names
+    func = resolve(module, *names)
+    values = {"session": session()}
+    if filters is not None:
+        values.update(start=filters.start, end=filters.end, audience=filters.audience)
+    bound: dict[str, Any] = {}
+    positional: list[Any] = []
+    for param in inspect.signature(func).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if param.name in kwargs:
+            value = kwargs[param.name]
+        elif _PARAM_ALIASES.get(param.name) in values:
+            value = values[_PARAM_ALIASES[param.name]]
+        elif param.default is not param.empty:
+            continue
+        else:
+            raise QueryUnavailable(f"Data unavailable: {func.__name__}() needs {param.name!r}.")
+        if param.kind == param.POSITIONAL_ONLY:
+            positional.append(value)
+        else:
+            bound[param.name] = value
+    return func(*positional, **bound)
+
+
+def state_of(result: Any) -> str:
+    """The ``state`` a query reported (``ok`` when it reports none)."""
+    return str(field(result, "state", default="ok") or "ok") if isinstance(result, dict) else "ok"
+
+
+def check_unavailable(result: Any) -> None:
+    """Raise ``QueryUnavailable`` when a query answered ``{"state": "unavailable"}``."""
+    if state_of(result) == "unavailable":
+        reason = field(result, "reason", default="") or "the data source is not available"
+        raise QueryUnavailable(f"Data unavailable: {reason}.")

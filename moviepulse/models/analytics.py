@@ -1,0 +1,144 @@
+"""Analytics storage: CTR rollups (daily, hourly for the current day, per movie), the
+record of which days/hours are rolled up, and reconciliation drift rows.
+
+Dimension columns keep NULL as NULL (GROUP BY treats NULLs as one group on SQLite and
+PostgreSQL alike). ``devices`` is the number of distinct non-bot devices *within that one
+row*; it does not add across rows (a device seen on two placements counts once in each).
+Exact distinct totals are computed from raw events where a query needs them.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moviepulse.models.base import Base, BigId, utcnow
+
+#: The dimensions every CTR rollup row is keyed by (besides its day or hour).
+ROLLUP_DIMENSIONS = ("variant", "placement", "locale", "device_type", "visitor_type", "first_seen_week")
+#: The additive measures of a rollup row.
+ROLLUP_MEASURES = ("impressions", "clicks", "views", "bot_events")
+
+
+class _Dims:
+    variant: Mapped[str | None] = mapped_column(String(8))
+    placement: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    device_type: Mapped[str | None] = mapped_column(String(16))
+    visitor_type: Mapped[str | None] = mapped_column(String(12))
+    first_seen_week: Mapped[str | None] = mapped_column(String(10))
+    impressions: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    devices: Mapped[int] = mapped_column(Integer, default=0)  # distinct non-bot devices in this row only
+    bot_events: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupDaily(_Dims, Base):
+    """One day × dimensions of non-bot impressions/clicks/views, plus bot events apart."""
+
+    __tablename__ = "rollup_daily"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+
+    __table_args__ = (Index("ix_rollup_daily_day_variant", "day", "variant"),)
+
+
+class RollupHourly(_Dims, Base):
+    """The same per hour; kept for the current (not yet daily-rolled) day."""
+
+    __tablename__ = "rollup_hourly"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    hour: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_rollup_hourly_hour", "hour"),)
+
+
+class RollupMovieDaily(Base):
+    """Non-bot impressions, clicks and views per movie per day (the trends leaderboard)."""
+
+    __tablename__ = "rollup_movie_daily"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    movie_id: Mapped[int] = mapped_column(Integer)
+    impressions: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_rollup_movie_daily_day_movie", "day", "movie_id"),)
+
+
+class RollupState(Base):
+    """Which days are rolled up: ``granularity`` ``daily`` (whole day) or ``hourly``
+    (hours ``[day, covered_until)`` are in ``rollup_hourly``)."""
+
+    __tablename__ = "rollup_state"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    granularity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    covered_until: Mapped[datetime] = mapped_column(DateTime)
+    rolled_up_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    events: Mapped[int] = mapped_column(Integer, default=0)  # raw events (bots included) rolled up
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReconcileRun(Base):
+    """One reconciliation pass over a range of days."""
+
+    __tablename__ = "reconcile_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    start_day: Mapped[date] = mapped_column(Date)
+    end_day: Mapped[date] = mapped_column(Date)
+    threshold: Mapped[float] = mapped_column(Float)
+    flagged_days: Mapped[list[str] | None] = mapped_column(JSON)
+    late_events: Mapped[int] = mapped_column(Integer, default=0)
+    rebuilt: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary: Mapped[dict | None] = mapped_column(JSON)
+
+
+class DriftRow(Base):
+    """Stored-vs-raw difference of one metric on one day, for the day total
+    (``dimension`` = ``"*"``) or one dimension combination (``"variant=A|placement=home|…"``)."""
+
+    __tablename__ = "drift_rows"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    day: Mapped[date] = mapped_column(Date)
+    dimension: Mapped[str] = mapped_column(String(300))
+    metric: Mapped[str] = mapped_column(String(16))
+    stored: Mapped[int] = mapped_column(Integer)
+    raw: Mapped[int] = mapped_column(Integer)
+    abs_diff: Mapped[int] = mapped_column(Integer)
+    rel_diff: Mapped[float] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    late_events: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_drift_rows_day", "day"),)
+
+
+class ExperimentSnapshot(Base):
+    """A cached expensive experiment computation (CUPED needs a per-device scan of the window and
+    pre-period), keyed by ``kind|from|to|audience|params``; refreshed by a background task."""
+
+    __tablename__ = "experiment_snapshots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="cuped")
+    start_day: Mapped[date] = mapped_column(Date)
+    end_day: Mapped[date] = mapped_column(Date)
+    audience: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict | None] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,226 @@
+"""The in-process telemetry buffer: what the hot path writes to instead of the database.
+
+Everything is aggregated as it arrives: per (route template, minute) one :class:`RouteAgg` with a
+latency sketch; per fingerprint one :class:`FingerprintHit`; per (upstream, minute) counters.
+Only sampled audits are kept as rows. :meth:`TelemetryBuffer.take` swaps the contents out under
+the lock, so the flush writes a consistent snapshot while requests keep recording; a failed flush
+gives the snapshot back with :meth:`TelemetryBuffer.restore` (nothing is lost, aggregates merge).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from moviepulse.ssr.sketch import LatencySketch
+
+UPSTREAM_COUNTERS = ("requests", "retries", "rate_limited", "budget_exhausted", "breaker_opened")
+
+
+class RouteAgg:
+    """One route template's requests within one minute."""
+
+    __slots__ = ("sketch", "requests", "errors", "satisfied", "tolerating", "latency_sum", "latency_max",
+                 "score_count", "score_sum", "score_min", "score_max")
+
+    def __init__(self) -> None:
+        self.sketch = LatencySketch()
+        self.requests = 0
+        self.errors = 0
+        self.satisfied = 0
+        self.tolerating = 0
+        self.latency_sum = 0.0
+        self.latency_max = 0.0
+        self.score_count = 0
+        self.score_sum = 0
+        self.score_min: int | None = None
+        self.score_max: int | None = None
+
+    def add(self, ms: float, status: int, apdex_t_ms: float) -> None:
+        self.sketch.add(ms)
+        self.requests += 1
+        self.latency_sum += ms
+        if ms > self.latency_max:
+            self.latency_max = ms
+        if status >= 500:
+            self.errors += 1  # an error is frustrated whatever its time
+        elif ms <= apdex_t_ms:
+            self.satisfied += 1
+        elif ms <= 4 * apdex_t_ms:
+            self.tolerating += 1
+
+    def add_score(self, score: int) -> None:
+        self.score_count += 1
+        self.score_sum += score
+        self.score_min = score if self.score_min is None else min(self.score_min, score)
+        self.score_max = score if self.score_max is None else max(self.score_max, score)
+
+    def merge(self, other: RouteAgg) -> RouteAgg:
+        self.sketch.merge(other.sketch)
+        self.requests += other.requests
+        self.errors += other.errors
+        self.satisfied += other.satisfied
+        self.tolerating += other.tolerating
+        self.latency_sum += other.latency_sum
+        self.latency_max = max(self.latency_max, other.latency_max)
+        self.score_count += other.score_count
+        self.score_sum += other.score_sum
+        for value in (other.score_min, other.score_max):
+            if value is not None:
+                self.score_min = value if self.score_min is None else min(self.score_min, value)
+                self.score_max = value if self.score_max is None else max(self.score_max, value)
+        return self
+
+
+@dataclass
+class FingerprintHit:
+    """Occurrences of one fingerprint since the last flush."""
+
+    fingerprint: str
+    kind: str
+    route: str
+    title: str
+    exc_type: str | None = None
+    frames: list[str] = field(default_factory=list)
+    count: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    days: set[date] = field(default_factory=set)
+    sample: dict[str, Any] = field(default_factory=dict)
+
+    def seen(self, at: datetime, sample: dict[str, Any], n: int = 1) -> None:
+        self.count += n
+        self.first_seen = at if self.first_seen is None else min(self.first_seen, at)
+        if self.last_seen is None or at >= self.last_seen:
+            self.last_seen = at
+            self.sample = sample
+        self.days.add(at.date())
+
+    def merge(self, other: FingerprintHit) -> None:
+        self.count += other.count
+        if other.first_seen is not None:
+            mine = self.first_seen
+            self.first_seen = other.first_seen if mine is None else min(mine, other.first_seen)
+        if other.last_seen is not None and (self.last_seen is None or other.last_seen >= self.last_seen):
+            self.last_seen = other.last_seen
+            self.sample = other.sample
+        self.days |= other.days
+
+
+@dataclass
+class Snapshot:
+    routes: dict[tuple[str, int], RouteAgg] = field(default_factory=dict)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    fingerprints: dict[str, FingerprintHit] = field(default_factory=dict)
+    upstream: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+    breakers: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # upstream -> (state, at)
+
+    def __bool__(self) -> bool:
+        return bool(self.routes or self.audits or self.fingerprints or self.upstream or self.breakers)
+
+
+class TelemetryBuffer:
+    """Thread-safe accumulation between flushes (one per process and app)."""
+
+    def __init__(self, max_audits: int = 10_000) -> None:
+        self.lock = threading.Lock()
+        self.snap = Snapshot()
+        self.pending = 0  # requests + audits + signals recorded since the last take()
+        self.last_take = time.monotonic()
+        self.max_audits = max_audits
+        self.dropped_audits = 0
+
+    # -- recording (hot path) --------------------------------------------------------
+    def record_request(self, route: str, epoch_minute: int, ms: float, status: int, apdex_t_ms: float,
+                       score: int | None = None) -> None:
+        key = (route, epoch_minute)
+        with self.lock:
+            agg = self.snap.routes.get(key)
+            if agg is None:
+                agg = self.snap.routes[key] = RouteAgg()
+            agg.add(ms, status, apdex_t_ms)
+            if score is not None:
+                agg.add_score(score)
+            self.pending += 1
+
+    def record_audit(self, row: dict[str, Any]) -> None:
+        with self.lock:
+            if len(self.snap.audits) >= self.max_audits:
+                self.dropped_audits += 1
+                return
+            self.snap.audits.append(row)
+            self.pending += 1
+
+    def record_fingerprint(self, hit: FingerprintHit) -> None:
+        with self.lock:
+            existing = self.snap.fingerprints.get(hit.fingerprint)
+            if existing is None:
+                self.snap.fingerprints[hit.fingerprint] = hit
+            else:
+                existing.merge(hit)
+            self.pending += 1
+
+    def record_occurrence(self, fingerprint: str, at: datetime, sample: dict[str, Any],
+                          factory: Callable[[], FingerprintHit]) -> None:
+        """One more occurrence of ``fingerprint``; ``factory`` builds the hit only when it is new."""
+        with self.lock:
+            hit = self.snap.fingerprints.get(fingerprint)
+            if hit is None:
+                hit = self.snap.fingerprints[fingerprint] = factory()
+            hit.seen(at, sample)
+            self.pending += 1
+
+    def record_upstream(self, upstream: str, epoch_minute: int, counter: str, n: int = 1) -> None:
+        with self.lock:
+            counts = self.snap.upstream.get((upstream, epoch_minute))
+            if counts is None:
+                counts = self.snap.upstream[(upstream, epoch_minute)] = dict.fromkeys(UPSTREAM_COUNTERS, 0)
+            counts[counter] += n
+            self.pending += 1
+
+    def record_breaker(self, upstream: str, state: str, at: datetime) -> None:
+        with self.lock:
+            self.snap.breakers[upstream] = (state, at)
+            self.pending += 1
+
+    # -- flushing --------------------------------------------------------------------
+    def due(self, max_items: int, interval_s: float) -> bool:
+        pending = self.pending
+        return pending >= max_items or (pending > 0 and time.monotonic() - self.last_take >= interval_s)
+
+    def take(self) -> Snapshot:
+        with self.lock:
+            snap, self.snap = self.snap, Snapshot()
+            self.pending = 0
+            self.last_take = time.monotonic()
+            return snap
+
+    def restore(self, snap: Snapshot) -> None:
+        """Merge a snapshot that could not be written back in (older data first)."""
+        with self.lock:
+            current, self.snap = self.snap, snap
+            for key, agg in current.routes.items():
+                mine = snap.routes.get(key)
+                if mine is None:
+                    snap.routes[key] = agg
+                else:
+                    mine.merge(agg)
+            room = max(0, self.max_audits - len(snap.audits))
+            self.dropped_audits += max(0, len(current.audits) - room)
+            snap.audits.extend(current.audits[:room])
+            for fp, hit in current.fingerprints.items():
+                mine_hit = snap.fingerprints.get(fp)
+                if mine_hit is None:
+                    snap.fingerprints[fp] = hit
+                else:
+                    mine_hit.merge(hit)
+            for key, counts in current.upstream.items():
+                mine_counts = snap.upstream.setdefault(key, dict.fromkeys(UPSTREAM_COUNTERS, 0))
+                for name, n in counts.items():
+                    mine_counts[name] += n
+            snap.breakers.update(current.breakers)  # newer state wins
+            self.pending += len(snap.routes) + len(snap.audits) + len(snap.fingerprints)

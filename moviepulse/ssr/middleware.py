@@ -1,0 +1,269 @@
+"""The request-timing and HTML-audit middleware; works on any Flask app.
+
+:func:`install` adds three small pieces, none of which touches the response:
+
+* a WSGI wrapper that stamps ``environ["moviepulse.ssr.t0"]`` on entry (so server time includes
+  every ``before_request`` hook);
+* an ``after_request`` hook (registered first, so it runs after the other hooks have shaped the
+  response) that observes Prometheus, records the route-minute aggregate for HTML responses on
+  monitored routes, audits the HTML of sampled 2xx ones (redirect and error pages are timed, not
+  scored) and writes the access-log line;
+* a ``got_request_exception`` receiver that fingerprints an unhandled exception — Flask re-raises
+  or turns it into a 500 exactly as without the middleware.
+
+Streaming responses (``response.is_streamed``, ``direct_passthrough``) are never read or audited
+(their time is the handler's, up to the first byte). Non-HTML responses are never read and get
+Prometheus and the log line only.
+
+Views and other code may call :func:`request_info` for the request's attributes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, got_request_exception, has_request_context, request
+
+from moviepulse.core.observability import prom
+from moviepulse.models.base import utcnow
+from moviepulse.ssr.audit import audit_html
+from moviepulse.ssr.fingerprints import check_fingerprint, exception_hit, new_check_hit
+from moviepulse.ssr.runtime import SsrRuntime, runtime, sampled
+
+T0_KEY = "moviepulse.ssr.t0"
+SELF_CRAWL_KEY = "moviepulse.self_crawl"
+DONE_KEY = "moviepulse.ssr.done"
+access_log = logging.getLogger("moviepulse.access")
+
+#: Field names of the access-log line (the message is "request"); stable, documented, tested.
+ACCESS_LOG_FIELDS = ("request_id", "method", "path", "route", "status", "duration_ms", "locale", "variant",
+                     "monitored", "audited", "score", "bytes", "self_crawl")
+
+_perf = time.perf_counter
+_time = time.time
+_request_object = request._get_current_object  # type: ignore[attr-defined]
+
+
+class PromObserver:
+    """``Prom.observe_request`` with the labelled children cached: the same collectors and labels,
+    without prometheus_client's per-call ``labels()`` lookup (the bulk of its cost)."""
+
+    __slots__ = ("prom", "children")
+
+    def __init__(self, prom_: Any) -> None:
+        self.prom = prom_
+        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def __call__(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        pair = self.children.get(key)
+        if pair is None:
+            if len(self.children) > 10_000:  # defensive: templates and statuses are a small set
+                self.children.clear()
+            pair = self.children[key] = (self.prom.requests.labels(route, method, str(status)),
+                                         self.prom.latency.labels(route))
+        pair[0].inc()
+        pair[1].observe(seconds)
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the middleware knows about the current request."""
+
+    request_id: str | None
+    route: str
+    method: str
+    path: str
+    locale: str | None
+    variant: str | None
+    monitored: bool
+    sampled: bool
+    self_crawl: bool
+    started: float | None  # perf_counter() at WSGI entry
+
+    def elapsed_ms(self) -> float | None:
+        return None if self.started is None else (_perf() - self.started) * 1000.0
+
+
+def route_label() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else "404"
+
+
+def request_locale() -> str | None:
+    value = g.get("mp_locale") or g.get("locale")
+    if value is None and request.view_args:
+        value = request.view_args.get("locale")
+    return value
+
+
+def request_variant() -> str | None:
+    value = g.get("variant")
+    if value is None:
+        visitor = g.get("mp_visitor")
+        value = getattr(visitor, "variant", None)
+    return value
+
+
+def request_info() -> RequestInfo | None:
+    """The current request's attributes (None outside a request or without the middleware)."""
+    if not has_request_context():
+        return None
+    from flask import current_app
+
+    rt = current_app.extensions.get("moviepulse.ssr")
+    route = route_label()
+    decision = rt.decision(route) if rt is not None else None
+    rid = g.get("request_id")
+    self_crawl = bool(request.environ.get(SELF_CRAWL_KEY))
+    monitored = bool(decision and decision.monitored)
+    return RequestInfo(
+        request_id=rid, route=route, method=request.method, path=request.path, locale=request_locale(),
+        variant=request_variant(), monitored=monitored,
+        sampled=monitored and (self_crawl or sampled(rid, decision.sample_rate)),  # type: ignore[union-attr]
+        self_crawl=self_crawl, started=request.environ.get(T0_KEY))
+
+
+class _Stamp:
+    """WSGI wrapper: remember when the request entered the app."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        environ[T0_KEY] = _perf()
+        return self.inner(environ, start_response)
+
+
+def install(app: Flask) -> SsrRuntime:
+    """Install the middleware on ``app`` (idempotent)."""
+    rt = runtime(app)
+    if app.extensions.get("moviepulse.ssr.installed"):
+        return rt
+    app.extensions["moviepulse.ssr.installed"] = True
+    app.wsgi_app = _Stamp(app.wsgi_app)  # type: ignore[method-assign]
+    observe = PromObserver(prom(app)) if "moviepulse.prom" in app.extensions else None
+    decisions = rt._decisions
+    html = "text/html"
+
+    def after(response: Response) -> Response:
+        req = _request_object()
+        environ = req.environ
+        t0 = environ.get(T0_KEY)
+        if t0 is None or DONE_KEY in environ:
+            return response
+        seconds = _perf() - t0
+        rule = req.url_rule
+        route = rule.rule if rule is not None else "404"
+        status = response.status_code
+        method = req.method
+        if observe is not None:
+            observe(route, method, status, seconds)
+        decision = decisions.get(route) or rt.decision(route)
+        ms = seconds * 1000.0
+        monitored = decision.monitored and response.mimetype == html
+        audited = False
+        score = None
+        self_crawl = SELF_CRAWL_KEY in environ
+        if monitored:
+            rate = decision.sample_rate
+            if (rate > 0.0 or self_crawl) and 200 <= status < 300 and not (
+                    response.direct_passthrough or response.is_streamed):
+                rid = g.get("request_id")
+                if self_crawl or sampled(rid, rate):
+                    audited = True
+                    score = _audit(rt, response, route, ms, status, rid, self_crawl)
+            rt.buffer.record_request(route, int(_time() // 60), ms, status, rt.apdex_t_ms, score)
+            rt.after_record()
+        if rt.access_log and access_log.isEnabledFor(logging.INFO):
+            _log_line(method, route, status, ms, monitored, audited, score, response, self_crawl)
+        return response
+
+    def on_exception(sender: Flask, exception: BaseException, **_: Any) -> None:
+        try:
+            _fingerprint_exception(sender, rt, exception)
+        except Exception:  # noqa: BLE001 - never replace the view's exception with ours
+            logging.getLogger("moviepulse.ssr").exception("could not fingerprint an exception")
+
+    app.after_request_funcs.setdefault(None, []).insert(0, after)
+    got_request_exception.connect(on_exception, app, weak=False)
+    app.extensions["moviepulse.ssr.receiver"] = on_exception
+    return rt
+
+
+def _audit(rt: SsrRuntime, response: Response, route: str, ms: float, status: int, rid: str | None,
+           self_crawl: bool) -> int:
+    audit = audit_html(response.get_data(), rt.rules)
+    now = utcnow()
+    c = audit.counts
+    locale = request_locale()
+    rt.buffer.record_audit({
+        "recorded_at": now, "route": route, "path": request.path[:512], "method": request.method,
+        "status": status, "server_ms": round(ms, 3), "locale": locale, "variant": request_variant(),
+        "request_id": rid, "self_crawl": self_crawl, "html_bytes": c.html_bytes, "meta_count": c.meta,
+        "og_count": c.og, "ldjson_count": c.ldjson, "img_count": c.img, "blocking_scripts": c.blocking,
+        "score": audit.score, "failing": audit.failing,
+    })
+    if audit.penalties:
+        context = {"request_id": rid, "path": request.path, "locale": locale, "score": audit.score,
+                   "counts": c.as_dict()}
+        record = rt.buffer.record_occurrence
+        for check in audit.penalties:
+            factory = functools.partial(new_check_hit, check, route)
+            record(check_fingerprint(check, route), now, context, factory)
+    return audit.score
+
+
+def _fingerprint_exception(app: Flask, rt: SsrRuntime, exception: BaseException) -> None:
+    route = route_label()
+    rid = g.get("request_id")
+    context = {"request_id": rid, "method": request.method, "path": request.path, "locale": request_locale()}
+    rt.buffer.record_fingerprint(exception_hit(exception, route, utcnow(), context, rt.in_app_modules))
+    propagate = app.config.get("PROPAGATE_EXCEPTIONS")
+    if propagate is None:
+        propagate = app.testing or app.debug
+    if propagate:
+        # after_request will not run: record the failed request here (as the 500 it becomes).
+        t0 = request.environ.get(T0_KEY)
+        if t0 is not None:
+            seconds = _perf() - t0
+            request.environ[DONE_KEY] = True
+            if "moviepulse.prom" in app.extensions:
+                prom(app).observe_request(route, request.method, 500, seconds)
+            if rt.decision(route).monitored:
+                rt.buffer.record_request(route, int(time.time() // 60), seconds * 1000.0, 500, rt.apdex_t_ms)
+            if rt.access_log and access_log.isEnabledFor(logging.INFO):
+                _log_line(request.method, route, 500, seconds * 1000.0, rt.decision(route).monitored, False,
+                          None, None, SELF_CRAWL_KEY in request.environ)
+    rt.after_record()
+
+
+def _log_line(method: str, route: str, status: int, ms: float, monitored: bool, audited: bool,
+              score: int | None, response: Response | None, self_crawl: bool) -> None:
+    access_log.info("request", extra={
+        "request_id": g.get("request_id"), "method": method, "path": request.path, "route": route,
+        "status": status, "duration_ms": round(ms, 3), "locale": request_locale(),
+        "variant": request_variant(),
+        "monitored": monitored, "audited": audited, "score": score,
+        "bytes": _length(response),
+        "self_crawl": self_crawl,
+    })
+
+
+def _length(response: Response | None) -> int | None:
+    """Body length without ever consuming a streamed body (``calculate_content_length`` would)."""
+    if response is None:
+        return None
+    header = response.headers.get("Content-Length")
+    if header is not None and header.isdigit():
+        return int(header)
+    body = response.response
+    if isinstance(body, (list, tuple)) and not response.direct_passthrough:
+        return sum(len(chunk) for chunk in body)
+    return None

@@ -1,0 +1,164 @@
+"""Writing a buffer snapshot: one transaction per flush, merging into existing rows.
+
+Rows keyed by (route, minute), (upstream, minute) and fingerprint may already exist (another
+worker flushed the same minute), so existing rows are read with ``FOR UPDATE`` (``BEGIN
+IMMEDIATE`` on SQLite), merged in Python (sketches add bucket-wise) and updated; new keys are
+inserted. Two workers inserting the same new key race on the unique constraint; the loser rolls
+back and retries once, by which time the row exists and is merged.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, scoped_session
+
+from moviepulse.core.db import is_sqlite, write_transaction
+from moviepulse.models.ssr import (
+    SsrAudit,
+    SsrFingerprint,
+    SsrRouteMinute,
+    SsrUpstreamMinute,
+    SsrUpstreamState,
+)
+from moviepulse.ssr.buffer import UPSTREAM_COUNTERS, RouteAgg, Snapshot
+from moviepulse.ssr.sketch import LatencySketch
+
+log = logging.getLogger("moviepulse.ssr")
+
+
+def minute_dt(epoch_minute: int) -> datetime:
+    """Naive UTC datetime of an epoch minute."""
+    return datetime.fromtimestamp(epoch_minute * 60, UTC).replace(tzinfo=None)
+
+
+def real_session(session: Session | scoped_session[Session]) -> Session:
+    """The ``Session`` behind ``db.session`` (``core.db.is_sqlite`` only accepts a real one)."""
+    return session() if isinstance(session, scoped_session) else session
+
+
+def write_snapshot(session: Session, snap: Snapshot) -> dict[str, int]:
+    """Write everything in ``snap`` in one transaction (retried once on a unique-key race)."""
+    session = real_session(session)
+    for attempt in (1, 2):
+        try:
+            with write_transaction(session):
+                return _write(session, snap)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.info("ssr flush raced another worker on a new key; retrying once")
+    return {}  # pragma: no cover
+
+
+def _locked(session: Session, stmt: Any) -> Any:
+    return stmt if is_sqlite(session) else stmt.with_for_update()
+
+
+def _write(session: Session, snap: Snapshot) -> dict[str, int]:
+    written = {"routes": 0, "audits": 0, "fingerprints": 0, "upstream": 0}
+    if snap.routes:
+        written["routes"] = _write_routes(session, snap.routes)
+    if snap.audits:
+        session.execute(insert(SsrAudit), snap.audits)
+        written["audits"] = len(snap.audits)
+    if snap.fingerprints:
+        written["fingerprints"] = _write_fingerprints(session, snap)
+    if snap.upstream or snap.breakers:
+        written["upstream"] = _write_upstream(session, snap)
+    session.flush()
+    return written
+
+
+def _write_routes(session: Session, routes: dict[tuple[str, int], RouteAgg]) -> int:
+    keys = {(route, minute_dt(m)): agg for (route, m), agg in routes.items()}
+    existing = {
+        (row.route, row.minute): row
+        for row in session.scalars(_locked(session, select(SsrRouteMinute).where(
+            tuple_(SsrRouteMinute.route, SsrRouteMinute.minute).in_(list(keys)))))
+    }
+    for (route, minute), agg in keys.items():
+        row = existing.get((route, minute))
+        if row is None:
+            session.add(SsrRouteMinute(
+                route=route, minute=minute, requests=agg.requests, errors=agg.errors,
+                apdex_satisfied=agg.satisfied, apdex_tolerating=agg.tolerating,
+                latency_sum_ms=agg.latency_sum, latency_max_ms=agg.latency_max, sketch=agg.sketch.to_bytes(),
+                score_count=agg.score_count, score_sum=agg.score_sum, score_min=agg.score_min,
+                score_max=agg.score_max))
+            continue
+        row.sketch = LatencySketch.from_bytes(row.sketch).merge(agg.sketch).to_bytes()
+        row.requests += agg.requests
+        row.errors += agg.errors
+        row.apdex_satisfied += agg.satisfied
+        row.apdex_tolerating += agg.tolerating
+        row.latency_sum_ms += agg.latency_sum
+        row.latency_max_ms = max(row.latency_max_ms or 0.0, agg.latency_max)
+        row.score_count += agg.score_count
+        row.score_sum += agg.score_sum
+        if agg.score_min is not None:
+            row.score_min = agg.score_min if row.score_min is None else min(row.score_min, agg.score_min)
+        if agg.score_max is not None:
+            row.score_max = agg.score_max if row.score_max is None else max(row.score_max, agg.score_max)
+    return len(keys)
+
+
+def _write_fingerprints(session: Session, snap: Snapshot) -> int:
+    hits = snap.fingerprints
+    existing = {row.fingerprint: row for row in session.scalars(_locked(session, select(SsrFingerprint).where(
+        SsrFingerprint.fingerprint.in_(list(hits)))))}
+    for fp, hit in hits.items():
+        days = sorted(hit.days)
+        row = existing.get(fp)
+        if row is None:
+            session.add(SsrFingerprint(
+                fingerprint=fp, kind=hit.kind, route=hit.route, title=hit.title[:255], exc_type=hit.exc_type,
+                frames=hit.frames, count=hit.count, days_seen=len(days), last_day=days[-1] if days else None,
+                first_seen=hit.first_seen, last_seen=hit.last_seen,
+                status="new" if len(days) <= 1 else "ongoing", sample=hit.sample))
+            continue
+        row.count += hit.count
+        for day in days:
+            if row.last_day is None or day > row.last_day:
+                row.days_seen += 1
+                row.last_day = day
+        if hit.first_seen and hit.first_seen < row.first_seen:
+            row.first_seen = hit.first_seen
+        if hit.last_seen and hit.last_seen >= row.last_seen:
+            row.last_seen = hit.last_seen
+            row.sample = hit.sample
+        if row.status == "resolved":
+            row.status = "regressed"
+            row.resolved_at = None
+        elif row.status == "new" and row.days_seen > 1:
+            row.status = "ongoing"
+    return len(hits)
+
+
+def _write_upstream(session: Session, snap: Snapshot) -> int:
+    keys = {(up, minute_dt(m)): counts for (up, m), counts in snap.upstream.items()}
+    if keys:
+        stmt = select(SsrUpstreamMinute).where(
+            tuple_(SsrUpstreamMinute.upstream, SsrUpstreamMinute.minute).in_(list(keys)))
+        existing = {(row.upstream, row.minute): row for row in session.scalars(_locked(session, stmt))}
+        for (up, minute), counts in keys.items():
+            row = existing.get((up, minute))
+            if row is None:
+                session.add(SsrUpstreamMinute(upstream=up, minute=minute, **counts))
+            else:
+                for name in UPSTREAM_COUNTERS:
+                    setattr(row, name, (getattr(row, name) or 0) + counts[name])
+    for up, (state, at) in snap.breakers.items():
+        row = session.get(SsrUpstreamState, up, with_for_update=not is_sqlite(session))
+        if row is None:
+            session.add(SsrUpstreamState(upstream=up, breaker=state, since=at, updated_at=at))
+        elif at >= row.updated_at:
+            if row.breaker != state:
+                row.breaker = state
+                row.since = at
+            row.updated_at = at
+    return len(keys) + len(snap.breakers)

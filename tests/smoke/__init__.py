@@ -1,0 +1,1 @@
+"""Ingestion smoke suite: the fake upstreams as a real process, the real clock, the real client."""

@@ -1,0 +1,94 @@
+"""The same analytics SQL on PostgreSQL (its own schema, dropped afterwards); skipped when no server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from moviepulse.analytics.ctr import ctr_by_placement, ctr_daily, pct
+from moviepulse.analytics.experiment import experiment_summary
+from moviepulse.analytics.queue import QueueEvent, apply_events, queue_stats
+from moviepulse.analytics.reconcile import reconcile
+from moviepulse.analytics.rollups import rollup_hours, rollup_range
+from moviepulse.analytics.seed import generate_events, insert_events
+from moviepulse.analytics.trends import leaderboard
+from moviepulse.extensions import db
+from moviepulse.models.base import utcnow
+from moviepulse.models.events import Event
+from moviepulse.models.movie import Movie
+
+PG_URL = os.environ.get("MOVIEPULSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+START = date(2026, 11, 3)
+
+
+@pytest.fixture
+def pg_app(make_app):
+    psycopg = pytest.importorskip("psycopg")
+    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    schema = f"mp_analytics_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(plain, connect_timeout=3, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield make_app(SQLALCHEMY_DATABASE_URI=f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_rollups_ctr_trends_reconcile_experiment_on_postgresql(pg_app):
+    with pg_app.app_context():
+        assert db.engine.dialect.name == "postgresql"
+        events, devices = generate_events(START, 4, devices=150, impressions_per_day=400, seed=12)
+        insert_events(db.session, events, devices)
+        for i in range(1, 31):
+            m = Movie(id=i, title=f"M{i}", original_title=f"M{i}", year=2000 + i, genres=["Drama"],
+                      imdb_rating=7.0, imdb_votes=100 * i)
+            m.refresh_weighted_score()
+            db.session.add(m)
+        db.session.commit()
+        end = START + timedelta(days=3)
+        raw = ctr_daily(db.session, START, end)
+        rollup_range(db.session, START, end - timedelta(days=1))
+        rollup_hours(db.session, end, until=datetime.combine(end, datetime.min.time()) + timedelta(hours=11))
+        assert ctr_daily(db.session, START, end)["rows"] == raw["rows"]
+        human = [e for e in events if not e["is_bot"]]
+        placements = ctr_by_placement(db.session, START, end)["rows"]
+        home_a = [r for r in placements if r["label"] == "home-A"][0]
+        imps = sum(1 for e in human if e["type"] == "impression" and e["placement"] == "home" and e["variant"] == "A")
+        clicks = sum(1 for e in human if e["type"] == "click" and e["placement"] == "home" and e["variant"] == "A")
+        assert (home_a["impressions"], home_a["clicks"], home_a["ctr"]) == (imps, clicks, pct(clicks, imps))
+        counts = Counter(e["movie_id"] for e in human if e["type"] == "click")
+        board = leaderboard(db.session, days=4, today=end)
+        assert {r["movie_id"]: r["clicks"] for r in board} == dict(counts)
+        assert [r["movie_id"] for r in leaderboard(db.session, days=4, today=end, genre="Drama")] == \
+            [r["movie_id"] for r in board]
+
+        t = datetime.combine(START + timedelta(days=1), datetime.min.time()) + timedelta(hours=3)
+        db.session.add_all([Event(event_id=f"pg-late-{i}", type="impression", event_time=t,
+                                  received_at=t + timedelta(hours=5), device_id="late", placement="home",
+                                  variant="B", is_bot=False) for i in range(20)])
+        db.session.commit()
+        summary = reconcile(db.session, days=3, end=end - timedelta(days=1), late_seconds=3600)
+        assert summary["flagged_days"] == [(START + timedelta(days=1)).isoformat()]
+        assert summary["late_events"] == 20
+
+        res = experiment_summary(db.session, START, end, min_impressions=100, cuped_pre_days=1)
+        assert res["state"] == "ok" and res["ztest"]["p_value"] is not None
+        assert res["cuped"]["state"] in ("ok", "no_pre_period")
+        t0 = utcnow() - timedelta(minutes=5)
+        apply_events(db.session, [
+            QueueEvent("enqueued", "pg1", "x.y", {"args": [1], "kwargs": {}}, 0, None, t0, None),
+            QueueEvent("executing", "pg1", "x.y", None, 0, None, t0 + timedelta(seconds=3), None),
+            QueueEvent("error", "pg1", "x.y", None, 0, None, t0 + timedelta(seconds=4), "ValueError: pg"),
+        ])
+        stats = queue_stats(db.session, t0.date(), utcnow().date())
+        assert stats["window"]["failed"] == 1 and stats["wait_seconds"]["p50"] == 3.0
+        assert sum(h["failed"] for h in stats["per_hour"]) == 1 and sum(h["enqueued"] for h in stats["per_hour"]) == 1
