@@ -30,7 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     args = ap.parse_args(argv)
 
-    regs = sorted(REGISTRY.values(), key=lambda r: r.order)
+    from bench.benchmarks import ORDER
+
+    regs = sorted(REGISTRY.values(), key=lambda r: (ORDER.index(r.name) if r.name in ORDER else len(ORDER), r.order))
     if args.list:
         for r in regs:
             print(f"{r.name:<18} {r.title}" + (f"  [{r.issue}]" if r.issue else ""))

@@ -23,7 +23,7 @@ def require(module: str, attr: str | None = None, what: str = "") -> Any:
     try:
         mod = importlib.import_module(module)
     except ImportError as exc:
-        raise NotAvailable(what or f"{module} ({exc})") from None
+        raise NotAvailable(f"{what or module} ({type(exc).__name__}: {exc})") from None
     if attr is None:
         return mod
     obj = mod

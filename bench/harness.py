@@ -233,6 +233,7 @@ def run_case(case: Case, ctx: Context) -> CaseResult:
 
 def run_benchmark(reg: Registered, ctx: Context) -> BenchResult:
     result = BenchResult(reg.name, reg.title, reg.issue, status="ok")
+    load_start = _loadavg()
     t0 = time.perf_counter()
     plan: Plan | None = None
     try:
@@ -258,7 +259,18 @@ def run_benchmark(reg: Registered, ctx: Context) -> BenchResult:
             except Exception as exc:  # pragma: no cover - reported, not raised
                 result.notes.append(f"cleanup failed: {exc}")
     result.seconds = time.perf_counter() - t0
+    result.params["loadavg_start"], result.params["loadavg_end"] = load_start, _loadavg()
     return result
+
+
+def _loadavg() -> list[float] | None:
+    """1/5/15-minute load averages: how busy the shared machine was (absolute numbers depend on it)."""
+    import os
+
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        return None
 
 
 # --------------------------------------------------------------------------- output

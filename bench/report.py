@@ -25,8 +25,9 @@ def latest(results_dir: Path, quick: bool | None = None) -> dict[str, dict]:
 def markdown(data: dict) -> str:
     lines = [f"### `{data['benchmark']}` — {data['title']}", ""]
     m = data.get("machine", {})
+    load = data.get("params", {}).get("loadavg_start") or m.get("loadavg_at_start") or []
     lines.append(f"{data['written_at']}, {'quick' if data.get('quick') else 'full'} run, "
-                 f"load average at start {', '.join(f'{x:.1f}' for x in m.get('loadavg_at_start', []))}; "
+                 f"load average {', '.join(f'{x:.1f}' for x in load)} (2 vCPUs); "
                  f"`bench/results/{data['_file']}`")
     lines.append("")
     if data["status"] != "ok":
@@ -59,15 +60,33 @@ def markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
+def summary(found: dict[str, dict], order: list[str]) -> str:
+    """One table: every target of every benchmark with its value and verdict."""
+    lines = ["| benchmark | target | value | limit | verdict |", "|---|---|---:|---:|---|"]
+    for name in order:
+        data = found[name]
+        if data["status"] == "not available":
+            lines.append(f"| `{name}` | not available: {data.get('reason', '')} | | | N/A |")
+        for t in data.get("targets", []):
+            value = "-" if t["value"] is None else _fmt(float(t["value"]))
+            lines.append(f"| `{name}` | {t['label']} | {value} | {t['op']} {_fmt(t['limit'])} | **{t['status']}** |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
     ap.add_argument("--results-dir", default=str(RESULTS_DIR))
     ap.add_argument("--quick", action="store_true", help="report quick runs instead of full ones")
+    ap.add_argument("--summary", action="store_true", help="only the table of targets and verdicts")
     args = ap.parse_args(argv)
     from bench.benchmarks import ORDER
 
     found = latest(Path(args.results_dir), quick=args.quick)
-    for name in [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]:
+    order = [n for n in ORDER if n in found] + [n for n in found if n not in ORDER]
+    if args.summary:
+        print(summary(found, order))
+        return 0
+    for name in order:
         print(markdown(found[name]))
     return 0
 

@@ -70,6 +70,7 @@ class ProductionConfig(BaseConfig):
     HUEY_BACKEND = "redis"
     SECRET_KEY = ""  # must come from the environment
     SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-mp_session"  # Secure, Path=/, no Domain: not settable by a sibling host
     COOKIE_SECURE = True
     ENABLE_FAKE_UPSTREAMS = False
     PREFERRED_URL_SCHEME = "https"

@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -96,15 +97,35 @@ def pulse_of(app: Flask) -> Any:
     return app.extensions["moviepulse"]
 
 
+@functools.cache
+def _password_hash(password: str) -> str:
+    from moviepulse.core.auth import hash_password
+
+    return hash_password(password)
+
+
 def admin_client(app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> FlaskClient:
-    """A test client whose session is logged in as an admin (created if missing).
+    """A test client whose session is logged in as an admin (created if missing, with a real
+    scrypt password hash, computed once per process).
 
     Works for every admin surface: the Dash dashboard and ``/admin/api/...`` blueprints.
     """
-    from moviepulse.core.auth import create_admin
+    from sqlalchemy import select
+
+    from moviepulse.extensions import db
+    from moviepulse.models.users import AdminUser
 
     with app.app_context():
-        user = create_admin(email, password)
+        user = db.session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+        if user is None:  # create_admin's checks, with the (deliberately slow) hash computed once
+            from moviepulse.core.auth import password_problems
+
+            problems = password_problems(password, email)
+            if problems:
+                raise ValueError("password rejected: " + "; ".join(problems))
+            user = AdminUser(email=email.strip().lower(), password_hash=_password_hash(password))
+            db.session.add(user)
+            db.session.commit()
         user_id = str(user.id)
     client = app.test_client()
     with app.test_request_context(environ_base=client.environ_base):

@@ -136,10 +136,11 @@ def build(ctx: Context) -> Plan:
     rounds = ctx.rounds or ctx.pick(1, 7)
     load = Case("first load of Overview (30 days)", "ms",
                 [Variant("login page load (floor)", static_load, baseline=True),
-                 Variant("Overview first load", first_load)], rounds=rounds)
+                 Variant("Overview first load", first_load)], rounds=rounds, warmup=ctx.pick(0, 1))
     filt = Case("audience filter round-trip", "ms",
                 [Variant("same-origin fetch (floor)", fetch_floor, baseline=True),
-                 Variant("audience change, all widgets settled", filter_roundtrip)], rounds=ctx.rounds or ctx.pick(2, 20))
+                 Variant("audience change, all widgets settled", filter_roundtrip)],
+                rounds=ctx.rounds or ctx.pick(2, 20), warmup=ctx.pick(0, 1))
 
     def cleanup() -> None:
         for closer in (page.close, context.close, anon.close, browser.close, pw.stop, server.shutdown):

@@ -125,7 +125,7 @@ def build(ctx: Context) -> Plan:
         notes.append("not available: POST /api/events (moviepulse.site events API not registered yet)")
     if not record_available:
         notes.append("not available: moviepulse.site.tracking.record_events")
-    notes.append("not measured yet: gunicorn with 2 workers over HTTP; PostgreSQL vs psycopg executemany/COPY")
+    notes.append("gunicorn with 2 workers and PostgreSQL: see the ingest_server benchmark")
 
     targets = []
     for c in cases:

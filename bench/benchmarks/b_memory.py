@@ -55,8 +55,9 @@ calls = 0
 if q is not None:
     from moviepulse.extensions import db
     with app.app_context():
-        names = ["ctr_daily", "ctr_by_placement", "ctr_totals", "placement_funnel", "drift", "queue", "trends"]
-        for name in names + (["experiment"] if sys.argv[2] == "full" else []):
+        names = ["ctr_daily", "ctr_by_placement", "ctr_totals", "placement_funnel", "drift", "queue", "trends",
+                 "experiment"]
+        for name in names if sys.argv[2] == "full" else names[:2]:
             f = getattr(q, name, None)
             if f is not None:
                 f(db.session, last - timedelta(days=30), last, "global")

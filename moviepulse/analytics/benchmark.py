@@ -24,13 +24,17 @@ from datetime import date, timedelta
 from typing import Any
 
 
-def _median_time(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
+def _paired(base: Callable[[], Any], other: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median times of ``base`` and ``other``, run alternately so that load drifts hit both alike."""
+    a, b = [], []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        base()
+        a.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        other()
+        b.append(time.perf_counter() - t0)
+    return statistics.median(a), statistics.median(b)
 
 
 def run(url: str | None = None, days: int = 8, per_day: int = 100_000, repeat: int = 3,
@@ -77,12 +81,11 @@ def run(url: str | None = None, days: int = 8, per_day: int = 100_000, repeat: i
             return db.session.execute(raw_grouped_select(a, b, bucket=day_bucket(Event.event_time))).all()
 
         raw_day()  # warm the page cache
-        out["raw_group_by_day_s"] = _median_time(raw_day, repeat)
-        out["rollup_day_s"] = _median_time(lambda: rollup_day(db.session, day), repeat)
+        out["raw_group_by_day_s"], out["rollup_day_s"] = _paired(raw_day, lambda: rollup_day(db.session, day), repeat)
         out["rollup_ratio"] = round(out["rollup_day_s"] / out["raw_group_by_day_s"], 2)
         rollup_range(db.session, start, end)
-        out["raw_group_by_7d_s"] = _median_time(raw_7d, repeat)
-        out["reconcile_7d_s"] = _median_time(lambda: reconcile(db.session, days=7, end=end), repeat)
+        out["raw_group_by_7d_s"], out["reconcile_7d_s"] = _paired(
+            raw_7d, lambda: reconcile(db.session, days=7, end=end), repeat)
         out["reconcile_ratio"] = round(out["reconcile_7d_s"] / out["raw_group_by_7d_s"], 2)
         s30 = max(start, end - timedelta(days=29))
         s7 = end - timedelta(days=6)

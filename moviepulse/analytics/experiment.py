@@ -46,33 +46,45 @@ def srm_counts(session: Session, start: date, end: date, audience: Audience) -> 
 
 def cuped_moments_sql(session: Session, start: date, end: date, audience: Audience,
                       pre_days: int) -> dict[str, tuple[CupedMoments, CupedMoments]]:
-    """Per-variant CUPED moments (devices with / without a pre-period) computed in SQL."""
+    """Per-variant CUPED moments (devices with / without a pre-period) computed in SQL.
+
+    One pass over ``[start − pre_days, end]`` grouped by device (no join, so no nested-loop risk):
+    window impressions/clicks under the audience filter, pre-period impressions/clicks (all
+    placements, no audience filter), and the device's variant in the window. The outer query
+    aggregates the moments per variant and ``has_pre``.
+    """
     lo, hi = day_bounds(start)[0], day_bounds(end)[1]
     pre_lo = lo - timedelta(days=pre_days)
-    human = human_expr()
-    imp = func.sum(case((Event.type == "impression", 1), else_=0))
-    clk = func.sum(case((Event.type == "click", 1), else_=0))
-    win = (select(Event.device_id.label("device_id"), Event.variant.label("variant"),
-                  imp.label("w"), clk.label("c"))
-           .where(Event.event_time >= lo, Event.event_time < hi, human, Event.type.in_(("impression", "click")),
-                  Event.variant.is_not(None), *audience.conditions(Event))
-           .group_by(Event.device_id, Event.variant).having(imp > 0).subquery())
-    pre = (select(Event.device_id.label("device_id"), imp.label("pw"), clk.label("pc"))
-           .where(Event.event_time >= pre_lo, Event.event_time < lo, human,
-                  Event.type.in_(("impression", "click")))
-           .group_by(Event.device_id).having(imp > 0).subquery())
-    w = cast(win.c.w, Float)
-    c = cast(win.c.c, Float)
-    x = func.coalesce(cast(pre.c.pc, Float) / cast(pre.c.pw, Float), 0.0)
-    has_pre = case((pre.c.device_id.is_(None), 0), else_=1).label("has_pre")
+    in_window = and_(Event.event_time >= lo, *audience.conditions(Event))
+    in_pre = Event.event_time < lo
+    is_imp = Event.type == "impression"
+    is_clk = Event.type == "click"
+    per_device = (
+        select(
+            func.max(case((and_(in_window, Event.variant.is_not(None)), Event.variant), else_=None)).label("variant"),
+            func.sum(case((and_(in_window, is_imp), 1), else_=0)).label("w"),
+            func.sum(case((and_(in_window, is_clk), 1), else_=0)).label("c"),
+            func.sum(case((and_(in_pre, is_imp), 1), else_=0)).label("pw"),
+            func.sum(case((and_(in_pre, is_clk), 1), else_=0)).label("pc"),
+        )
+        .where(Event.event_time >= pre_lo, Event.event_time < hi, human_expr(),
+               Event.type.in_(("impression", "click")))
+        .group_by(Event.device_id)
+        .subquery()
+    )
+    d = per_device.c
+    w = cast(d.w, Float)
+    c = cast(d.c, Float)
+    x = case((d.pw > 0, cast(d.pc, Float) / cast(d.pw, Float)), else_=0.0)
+    has_pre = case((d.pw > 0, 1), else_=0)
     rows = session.execute(
-        select(win.c.variant, has_pre, func.count().label("units"), func.sum(w).label("w"), func.sum(c).label("c"),
-               func.sum(w * x).label("wx"), func.sum(w * x * x).label("wxx"), func.sum(c * x).label("cx"),
-               func.sum(w * w).label("w2"), func.sum(c * c).label("c2"), func.sum(w * c).label("wc"),
-               func.sum(w * c * x).label("wcx"), func.sum(w * w * x).label("w2x"),
+        select(d.variant, has_pre.label("has_pre"), func.count().label("units"), func.sum(w).label("w"),
+               func.sum(c).label("c"), func.sum(w * x).label("wx"), func.sum(w * x * x).label("wxx"),
+               func.sum(c * x).label("cx"), func.sum(w * w).label("w2"), func.sum(c * c).label("c2"),
+               func.sum(w * c).label("wc"), func.sum(w * c * x).label("wcx"), func.sum(w * w * x).label("w2x"),
                func.sum(w * w * x * x).label("w2xx"))
-        .select_from(win.outerjoin(pre, and_(pre.c.device_id == win.c.device_id)))
-        .group_by(win.c.variant, has_pre)
+        .where(d.w > 0, d.variant.is_not(None))
+        .group_by(d.variant, has_pre)
     ).all()
     out: dict[str, tuple[CupedMoments, CupedMoments]] = {}
     for row in rows:

@@ -392,7 +392,7 @@ class RetryError(ValueError):
 def _reenqueue(pulse: MoviePulse, rec: JobRecord) -> str:
     if rec.args is None:
         raise RetryError(f"job {rec.id} ({rec.name}) has no stored JSON arguments; cannot re-enqueue")
-    if rec.name not in pulse.tasks:
+    if not pulse.has_task(rec.name):
         raise RetryError(f"job {rec.id}: no task named {rec.name!r} is registered")
     result = pulse.enqueue(rec.name, *rec.args.get("args", []), **rec.args.get("kwargs", {}))
     new_id = getattr(result, "id", None)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 
 def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int = 5000) -> None:
@@ -34,12 +34,13 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int = 5000) -> None:
         cur.close()
 
 
-def is_sqlite(session_or_engine: Session | Engine) -> bool:
-    bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
+def is_sqlite(session_or_engine: Session | scoped_session[Any] | Engine) -> bool:
+    """True when the session (plain or scoped, e.g. ``db.session``) or engine talks to SQLite."""
+    bind = session_or_engine.get_bind() if hasattr(session_or_engine, "get_bind") else session_or_engine
     return bind.dialect.name == "sqlite"
 
 
-def begin_immediate(session: Session) -> None:
+def begin_immediate(session: Session | scoped_session[Any]) -> None:
     """Start the session's transaction with ``BEGIN IMMEDIATE`` on SQLite (no-op elsewhere).
 
     Safe to call when the session has only read so far: Python's sqlite3 does not open a
@@ -54,7 +55,7 @@ def begin_immediate(session: Session) -> None:
 
 
 @contextmanager
-def write_transaction(session: Session) -> Iterator[Session]:
+def write_transaction(session: Session | scoped_session[Any]) -> Iterator[Session | scoped_session[Any]]:
     """``with write_transaction(db.session): ...`` — immediate on SQLite, commit or roll back."""
     begin_immediate(session)
     try:

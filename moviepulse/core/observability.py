@@ -65,6 +65,15 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(payload, default=str, ensure_ascii=False))
 
 
+class RedactingFormatter(logging.Formatter):
+    """Plain-text lines (``LOG_JSON`` off) with the same secret redaction as the JSON lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from moviepulse.core.redact import redact
+
+        return redact(super().format(record))
+
+
 def configure_logging(app: Flask) -> None:
     """JSON lines on stderr for the ``moviepulse`` loggers (plain text when LOG_JSON is off)."""
     logger = logging.getLogger("moviepulse")
@@ -73,7 +82,6 @@ def configure_logging(app: Flask) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._moviepulse = True  # type: ignore[attr-defined]
-    if app.config.get("LOG_JSON", True):
-        handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter() if app.config.get("LOG_JSON", True) else RedactingFormatter())
     logger.addHandler(handler)
     logger.propagate = not app.config.get("LOG_JSON", True)

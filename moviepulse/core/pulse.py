@@ -49,7 +49,8 @@ class MoviePulse:
         self.blueprints: list[tuple[str, Any]] = []
         self.commands: list[tuple[str, Any]] = []
         self.huey: Huey | None = None
-        self.tasks: dict[str, Any] = {}  # TaskSpec.name -> Huey TaskWrapper
+        self.tasks: dict[str, Any] = {}  # TaskSpec.name -> the Huey task enqueue() calls
+        self.periodic_tasks: dict[str, Any] = {}  # TaskSpec.name -> Huey periodic task (scheduled specs)
 
     # -- registries --------------------------------------------------------------------
     def collect(self, kind: str) -> Registry[Any]:
@@ -128,11 +129,23 @@ class MoviePulse:
                 log.exception("plugin %s failed in hook %s", impl.plugin_name, hook_name)
 
     def task(self, name: str) -> Any:
-        """The Huey task built from the ``TaskSpec`` called ``name``."""
+        """The Huey task that runs the ``TaskSpec`` called ``name`` now.
+
+        Also accepts the Huey name of a periodic task's on-demand twin (``"<name>:now"``), as
+        recorded by queue statistics, so a failed manual run can be retried by its recorded name.
+        """
+        from moviepulse.tasks import ON_DEMAND_SUFFIX
+
+        name = name.removesuffix(ON_DEMAND_SUFFIX)
         try:
             return self.tasks[name]
         except KeyError:
             raise KeyError(f"no task named {name!r}; known: {sorted(self.tasks)}") from None
+
+    def has_task(self, name: str) -> bool:
+        from moviepulse.tasks import ON_DEMAND_SUFFIX
+
+        return name.removesuffix(ON_DEMAND_SUFFIX) in self.tasks
 
     def enqueue(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Enqueue a registered task by name; returns Huey's ``Result``."""

@@ -139,6 +139,15 @@ def guard_admin() -> Response | None:
     return None
 
 
+def no_store(response: Response) -> Response:
+    """``after_request``: admin pages, callbacks and login answers are never cached (assets may be)."""
+    path = request.path
+    if path.startswith(ADMIN_PREFIX) and not path.startswith(("/admin/assets/", "/admin/_dash-component-suites/")) \
+            and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def logged_in_email() -> str:
     return getattr(current_user, "email", "") if current_user.is_authenticated else ""
 

@@ -13,7 +13,7 @@ from typing import Any
 from dash import Dash
 
 from moviepulse.dash_app import theme
-from moviepulse.dash_app.auth import guard_admin
+from moviepulse.dash_app.auth import guard_admin, no_store
 from moviepulse.dash_app.shell import layout, register_shell_callbacks
 
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
@@ -25,12 +25,18 @@ def init_dashboard(app: Any, pulse: Any) -> Dash:
     if EXTENSION_KEY in app.extensions:
         return app.extensions[EXTENSION_KEY]
     app.before_request(guard_admin)
+    app.after_request(no_store)
     theme.register_template()
+    # The plotly.js "basic" bundle (bar, scatter, pie: 1.2 MB) in assets/ replaces the full one
+    # (4.8 MB) that dcc.Graph would fetch: dcc uses ``window.Plotly`` when it exists. Plugins
+    # needing other trace types set DASHBOARD_PLOTLY_BUNDLE = "full".
+    full_plotly = str(pulse.setting("DASHBOARD_PLOTLY_BUNDLE", "basic")).lower() == "full"
     dash_app = Dash(
         "moviepulse.dashboard",
         server=app,
         url_base_pathname="/admin/",
         assets_folder=ASSETS,
+        assets_ignore=r"plotly-basic\.min\.js" if full_plotly else "",
         serve_locally=True,
         suppress_callback_exceptions=True,
         title=f"{app.config.get('SITE_NAME', 'MoviePulse')} admin",

@@ -34,8 +34,12 @@ def refresh_seconds(pulse: Any) -> int:
 
 
 def _csrf_token() -> str:
+    """The logout form's CSRF token — only inside an admin request (Dash also evaluates the layout
+    once on the server's first request, which may be a public page that must not get a session)."""
     from flask_wtf.csrf import generate_csrf
 
+    if not has_request_context() or not request.path.startswith("/admin"):
+        return ""
     try:
         return generate_csrf()
     except (RuntimeError, KeyError):  # outside a request (layout validation)

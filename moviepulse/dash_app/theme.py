@@ -181,8 +181,18 @@ def date_axis(fig: Any, axis: str = "x", title: str | None = None) -> Any:
     return _axis(fig, axis, type="date", tickformat="%b %d", hoverformat="%Y-%m-%d", title_text=title)
 
 
+def hour_axis(fig: Any, axis: str = "x", title: str | None = None) -> Any:
+    """Hourly buckets (queue activity)."""
+    return _axis(fig, axis, type="date", tickformat="%b %d %H:%M", hoverformat="%Y-%m-%d %H:00", title_text=title)
+
+
+def delta_axis(fig: Any, axis: str = "y", title: str | None = None) -> Any:
+    """A signed change (score points) around a drawn zero line."""
+    return _axis(fig, axis, zeroline=True, title_text=title)
+
+
 def ms_axis(fig: Any, axis: str = "y", title: str | None = None) -> Any:
-    return _axis(fig, axis, tickformat=",.0f", ticksuffix=" ms", rangemode="tozero", title_text=title)
+    return _axis(fig, axis, tickformat=",~f", ticksuffix=" ms", rangemode="tozero", title_text=title)
 
 
 def count_axis(fig: Any, axis: str = "y", title: str | None = None) -> Any:

@@ -75,7 +75,7 @@ def movie_values(entry: Mapping[str, Any]) -> dict[str, Any]:
     if votes is None:
         votes = parse_votes(entry.get("vote_count"))
     released = parse_date(entry.get("release_date"))
-    kind = str(entry.get("type") or entry.get("media_type") or "").lower()
+    kind = str(entry.get("type") or entry.get("media_type") or (omdb or {}).get("Type") or "").lower()
     mtype = "series" if kind in ("tv", "series") else "animation" if "animation" in genres else "movie"
     title = entry.get("title") or entry.get("original_title") or f"Untitled {entry.get('tmdb_id')}"
     return {

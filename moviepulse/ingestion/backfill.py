@@ -173,7 +173,6 @@ def run_backfill(app_or_pulse: Any, *, dry_run: bool = False, now: datetime | No
         "limited_by": limited_by if len(fresh) > len(chosen) else None, "capacity": cap, "upstreams": snapshot,
         "selected": [asdict(c) for c in chosen], "notification_id": None, "enqueued_count": 0,
     }
-    db.session.rollback()
     if dry_run:
         return result
     with write_transaction(db.session()):

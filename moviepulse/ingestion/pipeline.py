@@ -5,12 +5,14 @@ returns its summary dict):
 
 * :func:`import_movie` — one movie by :class:`MovieRef` (``MovieRef.parse("603")`` / ``"tt0133093"``);
 * :func:`import_movies` — many refs, fetched concurrently (``INGESTION_CONCURRENCY`` threads; the
-  shared limiter paces them), stored one movie per write transaction as results arrive;
+  shared limiter paces them), stored as results arrive, ``INGESTION_STORE_BATCH`` movies per write
+  transaction (a failing batch is retried movie by movie, so one bad movie fails alone);
 * :func:`import_list` — a source list (``popular``/``discover``/``search``) then its movies;
 * :func:`import_catalogue` — what the demo calls: the whole popular list through the upstreams.
 
 Per movie: one primary request (details + every translation), then each fallback source (OMDb)
-within its budget; a fallback failure never fails the movie. Re-imports send the stored ETag and
+within its budget — in ``fallback`` mode (``OMDB_MODE``) only when the primary left a gap that the
+source can fill; a fallback failure never fails the movie. Re-imports send the stored ETag and
 a 304 leaves the movie untouched (``unchanged``). Writes are idempotent upserts.
 """
 
@@ -32,6 +34,7 @@ from moviepulse.ingestion.provenance import (
 from moviepulse.ingestion.runs import RunRecorder
 from moviepulse.ingestion.services import active_sources, as_pulse
 from moviepulse.ingestion.source import MovieRef, Source, SourceRecord
+from moviepulse.ingestion.state import sqlite_writer
 from moviepulse.models.base import utcnow
 
 log = logging.getLogger("moviepulse.ingestion")
@@ -136,7 +139,7 @@ def store_batch(pulse: Any, results: list[FetchResult], recorder: RunRecorder | 
     resolved = [(r, resolve_localized(r.primary, r.fallbacks, locales, chains), resolve_facts(r.primary, r.fallbacks))
                 for r in results if r.primary is not None]
     ids: list[int] = []
-    with write_transaction(db.session()):
+    with sqlite_writer(db.engine), write_transaction(db.session()):
         for result, localized, facts in resolved:
             ids.append(_store_in_session(db.session, result, localized, facts, now))
     if recorder:
@@ -278,7 +281,6 @@ def _prepare(pulse: Any, refs: list[MovieRef], primary: Source, force: bool) -> 
             if row is not None:
                 validators = {"etag": row.etag, "last_modified": row.last_modified}
         out.append((ref, validators))
-    db.session.rollback()  # end the read transaction before any writer needs the lock
     return out
 
 

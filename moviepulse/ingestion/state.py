@@ -18,12 +18,30 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 Doc = dict[str, Any]
 Updater = Callable[[Doc], tuple[Doc, T]]
+
+
+#: Serialises this process's SQLite writers (state updates, stored batches): threads then queue on a
+#: Python lock instead of colliding on the database lock, where SQLite's busy handler sleeps in
+#: growing steps. Other processes still meet at ``BEGIN IMMEDIATE``.
+_SQLITE_WRITERS = threading.RLock()
+
+
+@contextmanager
+def sqlite_writer(bind: Any) -> Iterator[None]:
+    """Hold the in-process writer lock when ``bind`` (engine or session) is SQLite; no-op otherwise."""
+    engine = bind.get_bind() if hasattr(bind, "get_bind") else bind
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITERS:
+        yield
 
 
 class StateStore(Protocol):
@@ -98,7 +116,7 @@ class SqlStateStore:
         from moviepulse.core.db import is_sqlite, write_transaction
         from moviepulse.models.base import utcnow
 
-        with self._session() as session, write_transaction(session):
+        with sqlite_writer(self.engine), self._session() as session, write_transaction(session):
             lock = "" if is_sqlite(session) else " FOR UPDATE"
             if lock:  # PostgreSQL: make sure the row exists so that FOR UPDATE has something to lock
                 session.execute(text("INSERT INTO upstream_state (key, value, updated_at) VALUES (:k, '{}', :t) "

@@ -18,6 +18,9 @@ def register_settings() -> list[Setting]:
     return [
         Setting("DASHBOARD_REFRESH_SECONDS", 60, "Dashboard auto-refresh interval in seconds (0 turns it off)."),
         Setting("DASHBOARD_DEFAULT_DAYS", 14, "Default dashboard date range, in days ending today (UTC)."),
+        Setting("DASHBOARD_PLOTLY_BUNDLE", "basic",
+                "plotly.js bundle for dashboard charts: 'basic' (bar, scatter, pie; 1.2 MB, faster first load) "
+                "or 'full' (every trace type, 4.8 MB) for plugin widgets that need more."),
         Setting("LOGIN_THROTTLE_WINDOW_SECONDS", 900, "Window in which failed admin logins are counted."),
         Setting("LOGIN_MAX_FAILURES_PER_EMAIL", 5, "Failed logins per e-mail within the window before throttling."),
         Setting("LOGIN_MAX_FAILURES_PER_ADDR", 20, "Failed logins per client address within the window."),

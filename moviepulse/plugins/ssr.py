@@ -31,6 +31,8 @@ def register_tasks() -> list[TaskSpec]:
                  expires=300, help="Flush, auto-resolve quiet fingerprints, evaluate alert rules."),
         TaskSpec("ssr.self_crawl", tasks.self_crawl, schedule="SSR_SELF_CRAWL_INTERVAL_SECONDS", expires=600,
                  help="Request SSR_SELF_CRAWL_PATHS through the app so quiet routes keep fresh numbers."),
+        TaskSpec("ssr.compact", tasks.compact, schedule="SSR_COMPACT_INTERVAL_SECONDS", expires=3600,
+                 help="Merge finished hours' minute rows into hour rows (exact; keeps long windows fast)."),
         TaskSpec("ssr.prune", tasks.prune, schedule="SSR_PRUNE_INTERVAL_SECONDS", expires=3600,
                  help="Delete raw audits and aggregates past their retention."),
     ]

@@ -108,8 +108,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+_PLACEMENTS = frozenset(PLACEMENTS)
+_VARIANTS = frozenset(VARIANTS)
+_TYPES = frozenset(EVENT_TYPES)
+
+
 def _check_event(event: Any, *, received_at: datetime, skew: timedelta, limits: Limits,
-                 locales: Sequence[str]) -> dict[str, Any]:
+                 locales: Sequence[str] | frozenset[str], oldest: datetime | None = None,
+                 newest: datetime | None = None) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise Rejection("not_an_object", None, "each event must be a JSON object")
     bound = _size_bound(event)
@@ -124,7 +130,7 @@ def _check_event(event: Any, *, received_at: datetime, skew: timedelta, limits: 
     event_id, etype, device_id = event["event_id"], event["type"], event["device_id"]
     if not isinstance(event_id, str) or not EVENT_ID_PATTERN.match(event_id):
         raise Rejection("invalid_field", "event_id", "8-64 characters of A-Z a-z 0-9 _ -")
-    if etype not in EVENT_TYPES:
+    if etype.__class__ is not str or etype not in _TYPES:
         raise Rejection("invalid_field", "type", f"one of {', '.join(EVENT_TYPES)}")
     if not isinstance(device_id, str) or not DEVICE_ID_PATTERN.match(device_id):
         raise Rejection("invalid_field", "device_id", "8-64 characters of A-Z a-z 0-9 _ -")
@@ -133,17 +139,17 @@ def _check_event(event: Any, *, received_at: datetime, skew: timedelta, limits: 
         raise Rejection("invalid_field", "movie_id", "a positive integer id of a movie")
     placement, variant, position = event["placement"], event["variant"], event["position"]
     attributed = etype in ("impression", "click")
-    if (attributed or placement is not None) and placement not in PLACEMENTS:
+    if (attributed or placement is not None) and (placement.__class__ is not str or placement not in _PLACEMENTS):
         raise Rejection("invalid_field", "placement", f"one of {', '.join(PLACEMENTS)}"
                         + ("" if attributed else " or null for a view"))
-    if (attributed or variant is not None) and variant not in VARIANTS:
+    if (attributed or variant is not None) and (variant.__class__ is not str or variant not in _VARIANTS):
         raise Rejection("invalid_field", "variant", "A or B" + ("" if attributed else " or null for a view"))
     if (attributed or position is not None) and not (_is_int(position) and 1 <= position <= MAX_POSITION):
         raise Rejection("invalid_field", "position", f"an integer 1..{MAX_POSITION}"
                         + ("" if attributed else " or null for a view"))
     locale = event["locale"]
-    if locale not in locales:
-        raise Rejection("invalid_field", "locale", f"one of {', '.join(locales)}")
+    if locale.__class__ is not str or locale not in locales:
+        raise Rejection("invalid_field", "locale", f"one of {', '.join(sorted(locales))}")
     ts = parse_timestamp(event["ts"])
     if ts is None:
         raise Rejection("invalid_field", "ts", "an ISO 8601 date-time, e.g. 2026-11-27T09:30:00Z")
@@ -151,9 +157,9 @@ def _check_event(event: Any, *, received_at: datetime, skew: timedelta, limits: 
         event_time = ts + skew
     except OverflowError:
         raise Rejection("invalid_field", "ts", "out of range") from None
-    if event_time < received_at - limits.max_age:
+    if event_time < (oldest or received_at - limits.max_age):
         raise Rejection("too_old", "ts", f"more than {limits.max_age.days} days in the past")
-    if event_time > received_at + limits.max_future:
+    if event_time > (newest or received_at + limits.max_future):
         raise Rejection("in_future", "ts", f"more than {int(limits.max_future.total_seconds())} s in the future")
     return {"event_id": event_id, "type": etype, "event_time": event_time, "received_at": received_at,
             "device_id": device_id, "movie_id": movie_id, "placement": placement, "variant": variant,
@@ -166,10 +172,12 @@ def validate_events(events: list[Any], *, sent_at: datetime | None, received_at:
     out = Validated()
     skew = skew_of(sent_at, received_at, limits)
     candidates: list[tuple[int, dict[str, Any]]] = []
+    allowed = frozenset(locales)
+    oldest, newest = received_at - limits.max_age, received_at + limits.max_future
     for index, event in enumerate(events):
         try:
             candidates.append((index, _check_event(event, received_at=received_at, skew=skew, limits=limits,
-                                                   locales=locales)))
+                                                   locales=allowed, oldest=oldest, newest=newest)))
         except Rejection as exc:
             out.rejected.append({"index": index, "reason": exc.reason, "field": exc.field, "detail": exc.detail})
     known = movie_exists({row["movie_id"] for _, row in candidates}) if candidates else set()

@@ -4,12 +4,14 @@ The cache holds every movie's card facts (a few hundred bytes each), the recomme
 candidate list (top ``REC_CANDIDATES`` by weighted score, then votes), a genre index for the
 "similar titles" rail and the set of movie ids for the events API. It is rebuilt after
 ``SITE_CACHE_SECONDS`` or on :func:`invalidate` (the demo loader and ingestion call it), so page
-requests never scan the catalogue. Trend leaderboards are cached ``SITE_TRENDS_CACHE_SECONDS``.
+requests never scan the catalogue. Trend leaderboards are cached ``SITE_TRENDS_CACHE_SECONDS``
+(0 turns that cache off: every page computes the leaderboard it shows).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -28,6 +30,7 @@ from moviepulse.models.movie import Movie, MovieField
 from moviepulse.site.dbutil import raw_fetch
 from moviepulse.site.recommender import Candidate
 
+log = logging.getLogger("moviepulse.site.catalog")
 GENRE_INDEX_DEPTH = 300
 CACHE_KEY = "moviepulse.site.catalog"
 
@@ -47,6 +50,29 @@ class CatalogCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     snapshot: CatalogSnapshot | None = None
     trends: dict[tuple[Any, ...], tuple[float, list[dict[str, Any]]]] = field(default_factory=dict)
+    refreshing: set[Any] = field(default_factory=set)
+
+
+def _refresh_in_background(app: Flask, cache: CatalogCache, key: Any, work: Any) -> None:
+    """Recompute an expired entry in a thread (stale-while-revalidate): no request waits for it."""
+    with cache.lock:
+        if key in cache.refreshing:
+            return
+        cache.refreshing.add(key)
+
+    def run() -> None:
+        from moviepulse.extensions import db
+
+        try:
+            with app.app_context():
+                work(db.session)
+        except Exception:  # noqa: BLE001 - the stale value stays; the next expiry retries
+            log.exception("background refresh of %s failed", key)
+        finally:
+            with cache.lock:
+                cache.refreshing.discard(key)
+
+    threading.Thread(target=run, name=f"moviepulse-site-refresh-{key!r}"[:60], daemon=True).start()
 
 
 def _cache(app: Flask) -> CatalogCache:
@@ -86,13 +112,19 @@ def snapshot(session: Session) -> CatalogSnapshot:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cache = _cache(app)
     ttl = float(app.config.get("SITE_CACHE_SECONDS", 300))
+    count = int(app.config.get("REC_CANDIDATES", 200))
     snap = cache.snapshot
-    if snap is not None and time.monotonic() - snap.built_at < ttl:
+    if snap is not None:
+        if time.monotonic() - snap.built_at >= ttl:
+            def rebuild(s: Session) -> None:
+                cache.snapshot = _build(s, count)
+
+            _refresh_in_background(app, cache, "snapshot", rebuild)
         return snap
     with cache.lock:
         snap = cache.snapshot
-        if snap is None or time.monotonic() - snap.built_at >= ttl:
-            snap = cache.snapshot = _build(session, int(app.config.get("REC_CANDIDATES", 200)))
+        if snap is None:
+            snap = cache.snapshot = _build(session, count)
     return snap
 
 
@@ -221,22 +253,30 @@ def leaderboard(session: Session, *, days: int = 7, type: str | None = None, gen
     cache = _cache(app)
     key = (days, type, genre, year_from, year_to, limit, utcnow().date())
     ttl = float(app.config.get("SITE_TRENDS_CACHE_SECONDS", 60))
-    hit = cache.trends.get(key)
-    if hit is not None and time.monotonic() - hit[0] < ttl:
-        return hit[1]
-    try:
-        from moviepulse.analytics.trends import leaderboard as analytics_leaderboard
-    except ImportError:
-        analytics_leaderboard = None
     kwargs = {"days": days, "type": type, "genre": genre, "year_from": year_from, "year_to": year_to,
               "limit": limit}
-    items = (analytics_leaderboard(session, **kwargs) if analytics_leaderboard is not None
-             else _fallback_leaderboard(session, **kwargs))
-    with cache.lock:
-        if len(cache.trends) > 256:
-            cache.trends.clear()
-        cache.trends[key] = (time.monotonic(), items)
-    return items
+
+    def compute(s: Session) -> list[dict[str, Any]]:
+        try:
+            from moviepulse.analytics.trends import leaderboard as analytics_leaderboard
+        except ImportError:
+            analytics_leaderboard = None
+        items = (analytics_leaderboard(s, **kwargs) if analytics_leaderboard is not None
+                 else _fallback_leaderboard(s, **kwargs))
+        with cache.lock:
+            if len(cache.trends) > 256:
+                cache.trends.clear()
+            cache.trends[key] = (time.monotonic(), items)
+        return items
+
+    if ttl <= 0:  # caching off: every page reads current numbers (deterministic runs, parity tests)
+        return compute(session)
+    hit = cache.trends.get(key)
+    if hit is not None:
+        if time.monotonic() - hit[0] >= ttl:
+            _refresh_in_background(app, cache, key, compute)
+        return hit[1]
+    return compute(session)
 
 
 def search(session: Session, *, q: str | None, type: str | None, genre: str | None, year_from: int | None,

@@ -251,7 +251,7 @@ def _int_arg(args: Any, name: str, low: int, high: int) -> int | None:
 def _filters(args: Any) -> dict[str, Any]:
     """type / genre / yf / yt, lenient: invalid values are ignored, an inverted year range swapped."""
     type_ = args.get("type") if args.get("type") in MOVIE_TYPES else None
-    genre = (args.get("genre") or "").strip().lower()[:50] or None
+    genre = (args.get("genre") or "").replace("\x00", "").strip().lower()[:50] or None
     yf, yt = _int_arg(args, "yf", YEAR_MIN, YEAR_MAX), _int_arg(args, "yt", YEAR_MIN, YEAR_MAX)
     if yf and yt and yf > yt:
         yf, yt = yt, yf
@@ -285,19 +285,16 @@ class SearchParams:
 
     def __init__(self, args: Any) -> None:
         self.errors: list[str] = []
-        self.q = (args.get("q") or "").strip()
+        self.q = (args.get("q") or "").replace("\x00", "").strip()  # NUL: PostgreSQL refuses it in text
         if len(self.q) > 200:
             self.errors.append("'q' may be at most 200 characters")
             self.q = self.q[:200]
-        if "\x00" in self.q:
-            self.errors.append("'q' may not contain NUL")
-            self.q = self.q.replace("\x00", "")
         raw_type = args.get("type") or ""
         self.type = raw_type if raw_type in MOVIE_TYPES else None
         if raw_type and self.type is None:
             self.errors.append(f"'type' must be one of {', '.join(MOVIE_TYPES)}")
-        self.genre = (args.get("genre") or "").strip().lower() or None
-        if self.genre and (len(self.genre) > 50 or "\x00" in self.genre):
+        self.genre = (args.get("genre") or "").replace("\x00", "").strip().lower() or None
+        if self.genre and len(self.genre) > 50:
             self.errors.append("'genre' may be at most 50 characters")
             self.genre = None
         self.year_from = self._int(args, "yf", 0, YEAR_MAX)

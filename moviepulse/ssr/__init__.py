@@ -10,7 +10,8 @@ Modules, one job each:
 * :mod:`~moviepulse.ssr.queries` — percentiles, Apdex, score trend, drops, fingerprints, alerts;
 * :mod:`~moviepulse.ssr.fingerprints`, :mod:`~moviepulse.ssr.playbooks`, :mod:`~moviepulse.ssr.alerts`;
 * :mod:`~moviepulse.ssr.upstream` — ingestion signals to per-minute counts and breaker states;
-* :mod:`~moviepulse.ssr.tasks` — evaluate alerts, self-crawl, prune; :mod:`~moviepulse.ssr.api` — admin API;
+* :mod:`~moviepulse.ssr.tasks` — evaluate alerts, self-crawl, compact (:mod:`~moviepulse.ssr.compact`),
+  prune; :mod:`~moviepulse.ssr.api` — admin API;
 * :mod:`~moviepulse.ssr.settings` — every ``SSR_*`` setting.
 
 Nothing here is imported by ``import moviepulse``; ``moviepulse.Playbook`` and

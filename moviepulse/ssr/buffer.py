@@ -129,7 +129,7 @@ class TelemetryBuffer:
     def __init__(self, max_audits: int = 10_000) -> None:
         self.lock = threading.Lock()
         self.snap = Snapshot()
-        self.pending = 0  # requests + audits + signals recorded since the last take()
+        self.pending = 0  # requests, audits, exceptions and signals recorded since the last take()
         self.last_take = time.monotonic()
         self.max_audits = max_audits
         self.dropped_audits = 0
@@ -171,8 +171,7 @@ class TelemetryBuffer:
             hit = self.snap.fingerprints.get(fingerprint)
             if hit is None:
                 hit = self.snap.fingerprints[fingerprint] = factory()
-            hit.seen(at, sample)
-            self.pending += 1
+            hit.seen(at, sample)  # rides along with its audit: not counted towards a size flush
 
     def record_upstream(self, upstream: str, epoch_minute: int, counter: str, n: int = 1) -> None:
         with self.lock:

@@ -35,6 +35,8 @@ SETTINGS: list[Setting] = [
     Setting("SSR_RAW_RETENTION_DAYS", 14, "Days raw sampled audits are kept."),
     Setting("SSR_AGGREGATE_RETENTION_DAYS", 90, "Days per-minute aggregates and upstream counts are kept."),
     Setting("SSR_PRUNE_INTERVAL_SECONDS", 86_400, "How often the prune task runs."),
+    Setting("SSR_COMPACT_AFTER_HOURS", 2, "Hours after which per-minute rows are merged into hour rows."),
+    Setting("SSR_COMPACT_INTERVAL_SECONDS", 3600, "How often the compaction task runs."),
     # fingerprints and drops
     Setting("SSR_REPEAT_MIN_DAYS", 3, "A fingerprint seen on at least this many days is a repeat offender."),
     Setting("SSR_REPEAT_MIN_COUNT", 10, "A fingerprint seen at least this many times is a repeat offender."),

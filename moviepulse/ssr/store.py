@@ -29,6 +29,8 @@ from moviepulse.ssr.buffer import UPSTREAM_COUNTERS, RouteAgg, Snapshot
 from moviepulse.ssr.sketch import LatencySketch
 
 log = logging.getLogger("moviepulse.ssr")
+_AUDIT_DEFAULTS: dict[str, Any] = {"method": "GET", "locale": None, "variant": None, "request_id": None,
+                                   "self_crawl": False, "failing": []}
 
 
 def minute_dt(epoch_minute: int) -> datetime:
@@ -64,7 +66,8 @@ def _write(session: Session, snap: Snapshot) -> dict[str, int]:
     if snap.routes:
         written["routes"] = _write_routes(session, snap.routes)
     if snap.audits:
-        session.execute(insert(SsrAudit), snap.audits)
+        rows = [{**_AUDIT_DEFAULTS, **row} for row in snap.audits]  # executemany needs uniform keys
+        session.connection().execute(insert(SsrAudit.__table__), rows)  # Core: no ORM bulk overhead
         written["audits"] = len(snap.audits)
     if snap.fingerprints:
         written["fingerprints"] = _write_fingerprints(session, snap)

@@ -1,9 +1,11 @@
-"""The SSR background jobs: evaluate alerts, self-crawl, prune. Each runs in an app context.
+"""The SSR background jobs: evaluate alerts, self-crawl, compact, prune. Each runs in an app context.
 
 * :func:`evaluate_alerts_task` flushes this process's buffer, auto-resolves fingerprints not seen
   for ``SSR_RESOLVE_AFTER_DAYS`` and evaluates every registered alert rule.
 * :func:`self_crawl` requests ``SSR_SELF_CRAWL_PATHS`` through the app (``test_client``), marked
   so that the middleware audits every one of them, then flushes: quiet routes keep fresh numbers.
+* :func:`compact` merges the per-minute rows of hours that ended ``SSR_COMPACT_AFTER_HOURS`` ago
+  into one row per route and hour (exact: sketches merge), so long windows stay fast.
 * :func:`prune` deletes raw audits older than ``SSR_RAW_RETENTION_DAYS`` and minute aggregates
   and upstream counts older than ``SSR_AGGREGATE_RETENTION_DAYS``, and resolved fingerprints last
   seen before that.
@@ -71,6 +73,14 @@ def self_crawl(paths: list[str] | None = None) -> list[dict[str, Any]]:
         response.close()
     flush_now(app)
     return out
+
+
+def compact(now: datetime | None = None) -> dict[str, int]:
+    """Merge finished hours' minute rows (``SSR_COMPACT_AFTER_HOURS`` old) into hour rows."""
+    from moviepulse.ssr.compact import compact_recent
+
+    after_hours = int(current_app.config.get("SSR_COMPACT_AFTER_HOURS", 2))
+    return compact_recent(db.session, now or utcnow(), after_hours)
 
 
 def prune(now: datetime | None = None) -> dict[str, int]:

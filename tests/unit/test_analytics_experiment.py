@@ -81,17 +81,20 @@ def test_cuped_sql_moments_equal_per_device_python(app_ctx):
     # Independent: per-device window (w, c) and pre-period CTR x from the raw event dicts.
     win = defaultdict(lambda: [0, 0])
     pre = defaultdict(lambda: [0, 0])
+    variant_of = {}
     for e in events:
         if e["is_bot"] or e["type"] not in ("impression", "click"):
             continue
         d = e["event_time"].date()
         slot = 0 if e["type"] == "impression" else 1
         if start <= d <= end:
-            win[(e["device_id"], e["variant"])][slot] += 1
+            win[e["device_id"]][slot] += 1
+            variant_of[e["device_id"]] = e["variant"]
         elif pre_start <= d < start:
             pre[e["device_id"]][slot] += 1
     units = defaultdict(list)
-    for (dev, variant), (w, c) in win.items():
+    for dev, (w, c) in win.items():
+        variant = variant_of[dev]
         if w == 0:
             continue
         pw, pc = pre.get(dev, (0, 0))

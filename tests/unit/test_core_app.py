@@ -78,3 +78,16 @@ def test_metrics_endpoint_is_prometheus_text(client):
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     assert b"moviepulse_events" in response.data
+
+
+def test_write_transaction_accepts_the_scoped_session_and_begins_immediate(app):
+    from moviepulse.core.db import is_sqlite, write_transaction
+    from moviepulse.models.users import AdminUser
+
+    with app.app_context():
+        assert is_sqlite(db.session) and is_sqlite(db.engine)
+        with write_transaction(db.session):
+            dbapi = db.session.connection().connection.dbapi_connection
+            assert dbapi.in_transaction  # BEGIN IMMEDIATE ran before any write
+            db.session.add(AdminUser(email="a@b.c", password_hash="x"))
+        assert db.session.query(AdminUser).count() == 1

@@ -75,3 +75,14 @@ def test_admin_api_refuses_anonymous_and_accepts_token(app, client):
     assert response.status_code == 200
     assert any(p["name"] == "core" for p in response.get_json()["plugins"])
     assert client.get("/admin/api/plugins", headers={"Authorization": "Bearer mp_wrong"}).status_code == 401
+
+
+def test_scheduled_task_has_an_on_demand_twin_that_returns_results(make_app):
+    from huey import crontab
+
+    plugin = _plugin("p", register_tasks=lambda: [TaskSpec("p.tick", lambda n=1: n * 2, schedule=crontab(minute="0"))])
+    app = make_app(extra_plugins=[("p", plugin)])
+    pulse = app.extensions["moviepulse"]
+    assert pulse.periodic_tasks["p.tick"].name == "p.tick"
+    assert pulse.tasks["p.tick"].name == "p.tick:now"
+    assert pulse.enqueue("p.tick", 21).get() == 42

@@ -256,3 +256,18 @@ def test_works_with_debug_off(make_app):
     client = admin_client(app)
     html = client.get("/admin/").get_data(as_text=True)
     assert ".min.js" in html and "dev" not in re.findall(r'<script src="([^"]+)"', html)[0]
+
+
+def test_plotly_basic_bundle_is_served_locally_unless_full_is_asked(make_app):
+    basic = admin_client(make_app(only_plugins=PLUGINS)).get("/admin/").get_data(as_text=True)
+    assert re.search(r'<script src="/admin/assets/plotly-basic\.min\.js\?m=[0-9.]+"></script>', basic)
+    full = admin_client(make_app(only_plugins=PLUGINS, DASHBOARD_PLOTLY_BUNDLE="full")).get("/admin/")
+    assert "plotly-basic" not in full.get_data(as_text=True)
+
+
+def test_admin_answers_are_not_cached(admin):
+    client = admin_client(admin)
+    assert client.get("/admin/").headers["Cache-Control"] == "no-store"
+    assert client.get("/admin/_dash-layout").headers["Cache-Control"] == "no-store"
+    assert admin.test_client().get("/admin/ctr").headers["Cache-Control"] == "no-store"  # the redirect too
+    assert "no-store" in admin.test_client().get("/admin/login").headers["Cache-Control"]

@@ -529,3 +529,43 @@ def test_preset_sets_the_range_ending_on_the_current_end(admin):
                 "mp-filter-preset.value")
     assert out["mp-filters"]["data"] == {"start": "2026-11-08", "end": "2026-11-14", "audience": "global"}
     assert out["mp-url"]["search"] == "?start=2026-11-08&end=2026-11-14&audience=global"
+
+
+def test_long_wait_alert_and_backfill_notice_on_the_queue_widget(make_app):
+    from moviepulse.extensions import db
+    from moviepulse.models.base import utcnow
+    from moviepulse.models.ingestion import BackfillNotification
+    from moviepulse.models.jobs import JobRecord
+
+    app = make_app(QUEUE_LONG_WAIT_SECONDS=60)
+    now = utcnow()
+    with app.app_context():
+        db.session.add(JobRecord(task_id="slow-1", name="ingestion.backfill", args=None, state="pending",
+                                 enqueued_at=now - timedelta(minutes=10)))
+        db.session.add(BackfillNotification(created_at=now - timedelta(minutes=5), considered=40, needing=12,
+                                            enqueued=5, limited_by="budget"))
+        db.session.commit()
+    window = {"start": (now.date() - timedelta(days=1)).isoformat(), "end": now.date().isoformat(),
+              "audience": "global"}
+    text = text_of(figure(admin_client(app), "queue-stats", "queue", window)["extra.children"])
+    import re
+
+    assert re.search(r"Long wait: the oldest pending task has waited 10\.\d min \(alert above 60\.0 s\)", text), text
+    assert "ingestion.backfill (1)" in text
+    assert "5 enqueued of 12 needing; limited by budget" in text
+
+
+def test_ingestion_health_shows_breakers_and_budget_from_the_query(seeded, admin):
+    from moviepulse.extensions import db
+    from moviepulse.ingestion.queries import ingestion_health
+
+    parts = figure(admin, "ingestion-health", "ingestion")
+    with seeded.test_request_context():
+        expected = ingestion_health(db.session)
+    text = text_of(parts["extra.children"])
+    assert expected["upstreams"], "tmdb and omdb are registered sources"
+    for slug, up in expected["upstreams"].items():
+        assert f"{up.get('label', slug)}: breaker {up['breaker']['state'].replace('_', '-')}" in text
+        if up.get("budget"):
+            assert f"{theme.fmt_number(up['budget']['left'])} / {theme.fmt_number(up['budget']['limit'])}" in text
+    assert "graph.figure" not in parts  # a card, not a chart

@@ -255,3 +255,40 @@ def test_bots_are_flagged_not_dropped(site):
 
 def test_unknown_movie_is_404(site):
     assert site.test_client().get("/en/movies/999999").status_code == 404
+
+
+def test_expired_leaderboard_is_served_stale_and_refreshed_in_background(make_app):
+    import threading
+
+    from moviepulse.site import catalog
+
+    app = make_app(SITE_TRENDS_CACHE_SECONDS=60)
+    with app.app_context():
+        load_catalogue_directly(db.session, sample_entries(12))
+        first = catalog.leaderboard(db.session, days=7, limit=3)
+        assert all(item["clicks"] is None for item in first)  # no clicks yet: the fallback list
+    client = app.test_client()
+    client.get("/en/movies/5?placement=home&variant=A&pos=1")
+    with app.app_context():
+        for entry_key, (_built, items) in list(catalog._cache(app).trends.items()):  # age the entry past its TTL
+            catalog._cache(app).trends[entry_key] = (-1e9, items)
+        stale = catalog.leaderboard(db.session, days=7, limit=3)  # expired: returned as is, refresh starts
+        assert stale == first
+        for thread in threading.enumerate():
+            if thread.name.startswith("moviepulse-site-refresh"):
+                thread.join(timeout=10)
+        fresh = catalog.leaderboard(db.session, days=7, limit=3)
+    assert fresh[0]["movie_id"] == 5 and fresh[0]["clicks"] == 1
+
+
+def test_trends_cache_off_computes_every_time(make_app):
+    from moviepulse.site import catalog
+
+    app = make_app(SITE_TRENDS_CACHE_SECONDS=0)
+    with app.app_context():
+        load_catalogue_directly(db.session, sample_entries(12))
+        assert all(item["clicks"] is None for item in catalog.leaderboard(db.session, days=7, limit=3))
+    app.test_client().get("/en/movies/5?placement=home&variant=A&pos=1")
+    with app.app_context():
+        fresh = catalog.leaderboard(db.session, days=7, limit=3)
+    assert fresh[0]["movie_id"] == 5 and fresh[0]["clicks"] == 1

@@ -256,8 +256,8 @@ def test_buffer_is_flushed_when_the_process_exits(tmp_path):
     script = textwrap.dedent(f"""
         from moviepulse.app import create_app
         from moviepulse.extensions import db
-        app = create_app("testing", only_plugins=["core", "ssr"], SQLALCHEMY_DATABASE_URI="sqlite:///{db_path}",
-                         INSTANCE_PATH="{tmp_path}", SSR_SAMPLE_RATE=1.0)
+        app = create_app("testing", only_plugins=["core", "ssr"], INSTANCE_PATH="{tmp_path}",
+                         SQLALCHEMY_DATABASE_URI="sqlite:///{db_path}", SSR_SAMPLE_RATE=1.0)
         with app.app_context():
             db.create_all()
         app.add_url_rule("/p", "p", lambda: "<html><body><img src=x></body></html>")
@@ -271,3 +271,46 @@ def test_buffer_is_flushed_when_the_process_exits(tmp_path):
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT requests FROM ssr_route_minutes").fetchall() == [(7,)]
         assert conn.execute("SELECT count(*) FROM ssr_audits").fetchone() == (7,)
+
+
+def test_audit_rows_with_different_keys_are_written_together(ssr_app):
+    buf = runtime(ssr_app).buffer
+    buf.record_audit(audit_row(ROUTE, at(DAY), 90, ["missing_jsonld"]))
+    partial = {k: v for k, v in audit_row(ROUTE, at(DAY, 13), 70).items()
+               if k not in ("locale", "variant", "request_id", "self_crawl", "failing", "method")}
+    buf.record_audit(partial)
+    assert flush_now(ssr_app)["audits"] == 2
+    with ssr_app.app_context():
+        rows = db.session.scalars(select(SsrAudit).order_by(SsrAudit.recorded_at)).all()
+        assert [(r.score, r.locale, r.failing, r.self_crawl, r.method) for r in rows] == [
+            (90, "en", ["missing_jsonld"], False, "GET"), (70, None, [], False, "GET")]
+
+
+def test_compaction_keeps_every_statistic_exact(ssr_app):
+    from moviepulse.ssr.compact import compact_hours, compact_recent
+
+    rng = random.Random(11)
+    buf = runtime(ssr_app).buffer
+    for minute in range(0, 150, 3):  # 10:00 .. 12:27, every third minute, two routes
+        when = at(DAY, 10) + timedelta(minutes=minute)
+        for route in ("/a", "/b"):
+            for _ in range(5):
+                status = 500 if rng.random() < 0.1 else 200
+                buf.record_request(route, epoch_minute(when), rng.lognormvariate(4, 1), status, 500,
+                                   score=rng.randint(50, 100))
+    flush_now(ssr_app)
+    window = (at(DAY, 0), at(DAY, 23, 59))
+    with ssr_app.app_context():
+        before = queries.route_stats(db.session, *window)
+        trend = queries.score_trend(db.session, *window)
+        assert len(db.session.scalars(select(SsrRouteMinute)).all()) == 100
+        # only finished hours before 12:00 are compacted; 12:xx stays per minute
+        assert compact_hours(db.session, at(DAY, 12), at(DAY, 0)) == {"hours": 4, "rows": 80}
+        rows = db.session.scalars(select(SsrRouteMinute)).all()
+        assert len(rows) == 4 + 20
+        assert {r.minute for r in rows if r.minute < at(DAY, 12)} == {at(DAY, 10), at(DAY, 11)}
+        assert queries.route_stats(db.session, *window) == before
+        assert queries.score_trend(db.session, *window) == trend
+        assert compact_hours(db.session, at(DAY, 12), at(DAY, 0))["hours"] == 0  # idempotent
+        assert compact_recent(db.session, at(DAY, 15), after_hours=2)["hours"] == 2  # 12:xx now done
+        assert queries.route_stats(db.session, *window) == before

@@ -53,8 +53,9 @@ def test_each_channel_counts():
 def test_tolerance_and_max_diff_pixels():
     a = canvas()
     b = a.copy()
-    b.putpixel((1, 1), (250, 250, 250, 255))  # 5 below white: antialiasing-level noise
+    b.putpixel((1, 1), (250, 250, 250, 255))  # 5 below white
     assert compare_png(png(b), png(a), tolerance=16, max_diff_pixels=0).equal
+    assert not compare_png(png(b), png(a), max_diff_pixels=0).equal  # the default tolerance is strict
     c = a.copy()
     for x in range(3):
         c.putpixel((x, 2), (0, 0, 0, 255))
@@ -67,6 +68,9 @@ def test_identical_bytes_fast_path_and_size_mismatch():
     assert compare_png(data, data).identical_bytes
     result = compare_png(png(canvas(size=(41, 30))), data)
     assert not result.equal and result.size_mismatch
+    assert result.differing_pixels == 30  # the extra column
+    assert "actual 41x30, baseline 40x30" in result.describe()
+    assert result.diff_image is not None and result.diff_image.size == (41, 30)
 
 
 def test_chromium_major():

@@ -52,9 +52,9 @@ def snapshots(browser, request) -> Iterator[SnapshotStore]:
     store = SnapshotStore(browser.version, update=request.config.getoption("--update-snapshots"))
     yield store
     if store.update and store.written:
-        import playwright
+        from importlib.metadata import version
 
-        store.write_meta({"playwright": getattr(playwright, "__version__", "?"),
+        store.write_meta({"playwright": version("playwright"),
                           "viewport": harness.CONTEXT_OPTIONS["viewport"], "device_scale_factor": 1})
 
 

@@ -79,7 +79,8 @@ def make_app(tmp: Path, **overrides: Any) -> Any:
 
     tmp.mkdir(parents=True, exist_ok=True)
     config = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'browser.db'}", "INSTANCE_PATH": str(tmp / "instance"),
-              "DASHBOARD_REFRESH_SECONDS": 0, "WTF_CSRF_TIME_LIMIT": None, **overrides}
+              "DASHBOARD_REFRESH_SECONDS": 0, "WTF_CSRF_TIME_LIMIT": None, "LOAD_ENTRYPOINT_PLUGINS": False,
+              **overrides}
     app = create_app("testing", **config)
     with app.app_context():
         db.create_all()

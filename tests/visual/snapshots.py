@@ -42,8 +42,10 @@ DIFF_DIR = HERE / "__diff__"
 META_FILE = "meta.json"
 UPDATE_COMMAND = "make snapshots-update"
 
-#: Per-channel difference (0–255) below which two pixels count as equal (antialiasing noise).
-DEFAULT_TOLERANCE = 16
+#: Per-channel difference (0–255) up to which two pixels count as equal. Chromium renders the same page
+#: pixel-identically on one machine, so this only absorbs rounding; a theme colour change moves a channel
+#: by far more (keep it small: 16 would let ``#8a5300`` -> ``#7a4a00`` pass unnoticed).
+DEFAULT_TOLERANCE = 2
 #: Pixels allowed to differ beyond the tolerance before a snapshot fails.
 DEFAULT_MAX_DIFF_PIXELS = 20
 
@@ -94,12 +96,14 @@ class Comparison:
     differing_pixels: int = 0
     total_pixels: int = 0
     diff_image: Image.Image | None = None
+    sizes: tuple[tuple[int, int], tuple[int, int]] | None = None  # (actual, expected) when they differ
 
     def describe(self) -> str:
         if self.identical_bytes:
             return "identical bytes"
-        if self.size_mismatch:
-            return "image sizes differ"
+        if self.size_mismatch and self.sizes:
+            (aw, ah), (ew, eh) = self.sizes
+            return f"image sizes differ (actual {aw}x{ah}, baseline {ew}x{eh}; the layout moved)"
         return f"{self.differing_pixels} of {self.total_pixels} pixels differ"
 
 
@@ -137,7 +141,14 @@ def compare_png(actual: bytes, expected: bytes, *, tolerance: int = DEFAULT_TOLE
     a, e = _rgba(actual), _rgba(expected)
     total = e.size[0] * e.size[1]
     if a.size != e.size:
-        return Comparison(False, size_mismatch=True, total_pixels=total)
+        # compare on a common canvas: whatever only one image covers counts as different
+        size = (max(a.size[0], e.size[0]), max(a.size[1], e.size[1]))
+        pa, pe = Image.new("RGBA", size, (255, 0, 255, 0)), Image.new("RGBA", size, (0, 255, 0, 0))
+        pa.paste(a, (0, 0))
+        pe.paste(e, (0, 0))
+        mask = differing_mask(pa, pe, tolerance)
+        return Comparison(False, size_mismatch=True, total_pixels=total, differing_pixels=mask.histogram()[255],
+                          diff_image=diff_overlay(pe, mask), sizes=(a.size, e.size))
     mask = differing_mask(a, e, tolerance)
     count = mask.histogram()[255]
     return Comparison(count <= max_diff_pixels, differing_pixels=count, total_pixels=total,

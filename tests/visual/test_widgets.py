@@ -47,3 +47,10 @@ def test_widget_snapshot(views, snapshots, world, slug, state, window):
         assert card.locator("[data-state]").count() >= 1 or "No " in card.inner_text()
     png = stable_screenshot(page, card)
     snapshots.assert_match(png, f"{slug}--{state}")
+
+
+def test_baselines_were_taken_with_this_chromium(snapshots):
+    """A chromium major upgrade is reported as such (re-baseline), before any pixel is compared."""
+    snapshots.check_browser()
+    if not snapshots.update:
+        assert snapshots.path("ctr-line--normal").is_file(), "no baselines for this chromium: make snapshots-update"

@@ -81,7 +81,7 @@ class QueueStatsWidget(Widget):
                 color = theme.STATUS_COLORS["critical"] if key == "failed" else theme.category_color(0)
                 fig.add_bar(x=hours, y=[field(h, key, default=0) for h in hourly], name=label, marker_color=color,
                             hovertemplate="%{x}: %{y:,d}<extra>" + label + "</extra>")
-            fig.update_xaxes(type="date", tickformat="%b %d %H:%M")
+            theme.hour_axis(fig)
             theme.count_axis(fig, title="tasks")
         else:
             fig = Empty()

@@ -206,7 +206,7 @@ class SsrDropsWidget(Widget):
         fig.add_bar(x=[d["route"] for d in with_data], y=[d["delta"] for d in with_data],
                     marker_color=[theme.status_color(_drop_status(d["status"])) for d in with_data],
                     name="Change", hovertemplate="%{x}: %{y:+.1f} points<extra></extra>")
-        fig.update_yaxes(title_text="score change (points)", zeroline=True)
+        theme.delta_axis(fig, title="score change (points)")
         theme.category_axis(fig)
         return Rendered(fig, extra=tables, more=more, status=_status_line(filters))
 
