@@ -56,6 +56,7 @@ def make_app(db_path: str, *, only_plugins: Any = None, **overrides: Any):
     if only_plugins is not None:
         kwargs["only_plugins"] = only_plugins
     app = create_app("testing", **kwargs)
+    app.config["BENCH_INSTANCE_DIR"] = inst  # removed by dispose_app
     with app.app_context():
         db.create_all()
     _quiet_logs()
@@ -82,6 +83,9 @@ def dispose_app(app) -> None:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    inst = app.config.get("BENCH_INSTANCE_DIR")
+    if inst:
+        shutil.rmtree(inst, ignore_errors=True)
 
 
 def _quiet_logs() -> None:

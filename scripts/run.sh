@@ -40,17 +40,17 @@ $BIN/huey_consumer moviepulse.worker.huey -w 2 -k thread >"$LOGS/huey.log" 2>&1 
 pids+=($!)
 
 echo "== web server =="
-$BIN/gunicorn --workers 2 --threads 4 --bind "127.0.0.1:$PORT" --access-logfile - wsgi:app >"$LOGS/web.log" 2>&1 &
+$BIN/gunicorn --config gunicorn.conf.py --workers 2 --threads 4 --bind "127.0.0.1:$PORT" wsgi:app >"$LOGS/web.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$PORT/healthz"
 
 echo "== demo catalogue (imported through the fake upstreams) =="
-$BIN/moviepulse demo setup --tmdb-url "$MOVIEPULSE_TMDB_BASE_URL" --omdb-url "$MOVIEPULSE_OMDB_BASE_URL"
+$BIN/moviepulse demo setup
 
 echo "== demo traffic =="
-$BIN/moviepulse demo traffic --base-url "http://127.0.0.1:$PORT" --days "${MOVIEPULSE_DEMO_DAYS:-14}" \
+$BIN/moviepulse demo traffic --base-url "http://127.0.0.1:$PORT" --days "${MOVIEPULSE_DEMO_DAYS:-7}" \
   --visitors-per-day "${MOVIEPULSE_DEMO_VISITORS:-120}" --seed 7 >"$LOGS/traffic.log" 2>&1
-$BIN/moviepulse rollup --days "${MOVIEPULSE_DEMO_DAYS:-14}" >/dev/null
+$BIN/moviepulse rollup --from "$(date -u -d "-${MOVIEPULSE_DEMO_DAYS:-7} days" +%F)" --to "$(date -u +%F)" >/dev/null
 $BIN/moviepulse reconcile >/dev/null || true
 
 cat <<TXT

@@ -36,6 +36,20 @@ def load_command(path: str | None) -> None:
     click.echo(f"catalogue loaded: {result.created} created, {result.updated} updated, {result.fields} fields")
 
 
+@demo_group.command("setup")
+@click.option("--limit", type=int, default=None, help="Import at most this many movies (default: all).")
+@with_appcontext
+def setup_command(limit: int | None) -> None:
+    """Import the demo catalogue through the configured TMDB/OMDb base URLs (the fake servers in the demo)."""
+    from moviepulse.ingestion.pipeline import import_catalogue
+
+    run = import_catalogue(current_app._get_current_object(), limit, trigger="demo")
+    movies = (run.get("counts") or {}).get("movies") or {}
+    steps = {k: movies[k] for k in ("requested", "fetched", "stored", "failed") if k in movies}
+    click.echo(f"demo catalogue imported through the upstreams: {len(run.get('movie_ids') or [])} movies "
+               f"({', '.join(f'{k} {v}' for k, v in steps.items()) or run.get('status', '')})")
+
+
 @demo_group.command("traffic")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True, help="Site to drive over HTTP.")
 @click.option("--in-process", is_flag=True, help="Drive this app through the Flask test client instead.")
@@ -43,11 +57,30 @@ def load_command(path: str | None) -> None:
 @click.option("--visitors-per-day", default=40, show_default=True, type=click.IntRange(0, 100000))
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed (same seed, same choices).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--live", is_flag=True, help="Keep sending today's visitors (a few every --interval seconds).")
+@click.option("--interval", default=20.0, show_default=True, type=click.FloatRange(1, 3600))
+@click.option("--duration", default=8 * 3600.0, show_default=True, type=click.FloatRange(1, 7 * 86400),
+              help="With --live: stop after this many seconds.")
 @with_appcontext
 def traffic_command(base_url: str, in_process: bool, days: int, visitors_per_day: int, seed: int,
-                    as_json: bool) -> None:
+                    as_json: bool, live: bool, interval: float, duration: float) -> None:
     """Simulate visitors: home, rail clicks, movie pages, trends, search and beacons for past days."""
     from moviepulse.demo.traffic import FlaskDriver, RequestsDriver, simulate
+
+    if live:
+        import time
+
+        driver = RequestsDriver(base_url)
+        deadline = time.monotonic() + duration
+        round_no = 0
+        while time.monotonic() < deadline:
+            round_no += 1
+            try:
+                simulate(driver, days=1, visitors_per_day=max(1, visitors_per_day // 20), seed=seed * 100003 + round_no)
+            except Exception as exc:  # noqa: BLE001 - the site restarting must not end the demo
+                click.echo(f"live traffic round {round_no} failed: {exc}", err=True)
+            time.sleep(interval)
+        return
 
     max_age = int(current_app.config.get("EVENTS_MAX_AGE_DAYS", 7))
     if days > max_age + 1:

@@ -163,7 +163,9 @@ def queue_env(tmp_path: Path) -> Iterator[Callable[..., QueueEnv]]:
     made: list[QueueEnv] = []
 
     def factory(**kwargs: Any) -> QueueEnv:
-        env = QueueEnv(tmp_path, **kwargs)
+        workdir = tmp_path / f"q{len(made)}"
+        workdir.mkdir()
+        env = QueueEnv(workdir, **kwargs)
         made.append(env)
         return env
 

@@ -48,7 +48,7 @@ def api_url(request, tmp_path_factory):
     else:
         uri = f"sqlite:///{tmp / 'fuzz.db'}"
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=uri, INSTANCE_PATH=str(tmp / "instance"),
-                     PROPAGATE_EXCEPTIONS=False)
+                     PROPAGATE_EXCEPTIONS=False, BLOCKED_PLUGINS=["ssr"])  # no SSR flush at exit into a dropped db
     with app.app_context():
         db.create_all()
         db.session.add_all([Movie(id=i, title=f"M{i}", original_title=f"M{i}", year=2000 + i) for i in (1, 2, 3)])
