@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, select
+from sqlalchemy import Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from moviepulse.analytics.audiences import Audience, resolve_audience
@@ -24,24 +24,39 @@ from moviepulse.analytics.facts import grouped_counts
 from moviepulse.analytics.rollups import human_expr
 from moviepulse.analytics.sqlutil import day_bounds, days_in
 from moviepulse.analytics.stats import CupedMoments, cuped, msprt_path, srm_check, two_proportion_ztest
-from moviepulse.models.events import Device, Event
+from moviepulse.models.events import VARIANTS, Device, Event
 
 
 def srm_counts(session: Session, start: date, end: date, audience: Audience) -> tuple[dict[str, int], str]:
+    """Devices first seen in the window, not bots, by variant (``{variant: n}``, variants with n > 0).
+
+    Index seeks on the covering index ``ix_devices_variant_first_seen`` (variant, first_seen_at, …):
+    one ``count(*)`` per known variant over its window range, and one over the key ranges between
+    and around the known variants (normally empty). Only when that finds devices with another
+    variant does it run the plain ``GROUP BY variant`` (which sorts every device of the window).
+    """
     lo, hi = day_bounds(start)[0], day_bounds(end)[1]
-    q = (select(Device.variant, func.count()).where(Device.first_seen_at >= lo, Device.first_seen_at < hi,
-                                                    Device.is_bot.is_not(True), Device.variant.is_not(None))
-         .group_by(Device.variant))
+    conds = [Device.first_seen_at >= lo, Device.first_seen_at < hi, Device.is_bot.is_not(True)]
     scope = "devices first seen in the window"
     extra = {k: v for k, v in audience.filters.items() if k != "device_type"}
     if "device_type" in audience.filters:
         value = audience.filters["device_type"]
-        q = q.where(Device.device_type.in_(list(value)) if isinstance(value, list | tuple) else
-                    Device.device_type == value)
+        conds.append(Device.device_type.in_(list(value)) if isinstance(value, list | tuple) else
+                     Device.device_type == value)
         scope += f", device_type={value}"
     if extra or audience.where is not None:
         scope += " (audience filters other than device_type do not apply to assignments)"
-    return {v: int(n) for v, n in session.execute(q).all()}, scope
+    known = sorted(VARIANTS)
+    others = [Device.variant < known[0], Device.variant > known[-1]]
+    others += [and_(Device.variant > a, Device.variant < b) for a, b in zip(known, known[1:], strict=False)]
+    counts = [select(func.count()).where(Device.variant == v, *conds).scalar_subquery() for v in known]
+    other = select(func.count()).where(or_(*others), *conds).scalar_subquery()
+    row = session.execute(select(*counts, other)).one()
+    if int(row[-1]):  # devices with a variant outside VARIANTS: count every variant by GROUP BY
+        q = (select(Device.variant, func.count()).where(Device.variant.is_not(None), *conds)
+             .group_by(Device.variant))
+        return {v: int(n) for v, n in session.execute(q).all()}, scope
+    return {v: int(n) for v, n in zip(known, row[:-1], strict=True) if n}, scope
 
 
 def cuped_moments_sql(session: Session, start: date, end: date, audience: Audience,

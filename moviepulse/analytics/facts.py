@@ -2,7 +2,10 @@
 
 For each day of the range:
 
-* daily-rolled days read ``rollup_daily``;
+* daily-rolled days read the smallest coarse level (``ROLLUP_LEVELS``) whose dimensions cover the
+  grouping and the audience's filters, or ``rollup_daily`` (cohort audiences, custom ``where``
+  predicates, and days rolled up before the coarse levels existed). The levels are exact sums of
+  the fine rows, so every answer is the same whichever table it comes from;
 * a day with an hourly rollup reads ``rollup_hourly`` for ``[day, covered_until)`` and raw
   events for the rest of the day;
 * any other day reads raw events.
@@ -24,7 +27,7 @@ from sqlalchemy.orm import Session
 from moviepulse.analytics.audiences import Audience, resolve_audience
 from moviepulse.analytics.rollups import DAILY, HOURLY, measure_columns, rollup_state
 from moviepulse.analytics.sqlutil import as_date, day_bounds, day_bucket, days_in
-from moviepulse.models.analytics import ROLLUP_DIMENSIONS, RollupDaily, RollupHourly
+from moviepulse.models.analytics import ROLLUP_DIMENSIONS, ROLLUP_LEVELS, RollupDaily, RollupHourly
 from moviepulse.models.events import Event
 
 MEASURES = ("impressions", "clicks", "views", "bot_events")
@@ -48,6 +51,30 @@ def plan_sources(session: Session, start: date, end: date) -> dict[str, Any]:
         else:
             plan["raw"].append((lo, hi))
     return plan
+
+
+def pick_level(by: Sequence[str], audience: Audience) -> Any:
+    """The smallest coarse daily model able to answer ``by`` under ``audience``, else ``None``."""
+    if audience.where is not None:
+        return None
+    need = {b for b in by if b != "day"} | set(audience.filters)
+    for model, dims in ROLLUP_LEVELS:
+        if need <= set(dims):
+            return model
+    return None
+
+
+def _day_condition(col: Any, days: list[date]) -> Any:
+    contiguous = (max(days) - min(days)).days + 1 == len(days)
+    return (col >= min(days)) & (col <= max(days)) if contiguous else col.in_(days)
+
+
+def _levelled_days(session: Session, days: list[date]) -> set[date]:
+    """Days among ``days`` whose coarse levels are written (the smallest level as the marker: all
+    levels are written in the same transaction as the fine rows)."""
+    marker = ROLLUP_LEVELS[0][0]
+    rows = session.execute(select(marker.day).distinct().where(_day_condition(marker.day, days))).scalars()
+    return {as_date(d) for d in rows}
 
 
 def _ranges(col: Any, ranges: list[tuple[datetime, datetime]]) -> Any:
@@ -86,15 +113,21 @@ def grouped_counts(session: Session, start: date, end: date, audience: str | Aud
             for k in MEASURES:
                 acc[k] += int(m[k] or 0)
 
-    if plan["daily"]:
-        t = RollupDaily
+    def add_daily(t: Any, days: list[date]) -> None:
         cols = [(t.day if b == "day" else getattr(t, b)).label(b) for b in by]
-        days = plan["daily"]
-        contiguous = (max(days) - min(days)).days + 1 == len(days)
-        day_cond = (t.day >= min(days)) & (t.day <= max(days)) if contiguous else t.day.in_(days)
         q = (select(*cols, *[func.coalesce(func.sum(getattr(t, k)), 0).label(k) for k in MEASURES])
-             .where(day_cond, *aud.conditions(t)))
+             .where(_day_condition(t.day, days), *aud.conditions(t)))
         add(session.execute(q.group_by(*cols) if cols else q))
+
+    if plan["daily"]:
+        days = plan["daily"]
+        level = pick_level(by, aud)
+        coarse = _levelled_days(session, days) if level is not None else set()
+        if coarse:
+            add_daily(level, sorted(coarse))
+        fine = [d for d in days if d not in coarse]
+        if fine:
+            add_daily(RollupDaily, fine)
     if plan["hourly"]:
         t = RollupHourly
         cols = [(day_bucket(t.hour) if b == "day" else getattr(t, b)).label(b) for b in by]

@@ -8,6 +8,11 @@ only for the days that differ (usually none), so that the common case pays nothi
 Day drift for a metric is the L1 difference over all dimension rows divided by the raw
 total (``Σ|stored − raw| / raw``), so events moved between rows are caught as well as events
 missing from the day. A day is flagged when any metric's drift exceeds the threshold.
+
+The coarse levels (``ROLLUP_LEVELS``) must equal the sums of the day's fine rows exactly: any
+difference is reported as drift (dimension ``level:<table>|…``, stored = coarse, raw = the sum
+of the fine rows) and flags the day. A day rolled up before the levels existed has none; that is
+reported (``coarse: missing``), not flagged, since queries then read the fine rows.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from sqlalchemy.types import Float
 from moviepulse.analytics.rollups import DAILY, rollup_day, rollup_state
 from moviepulse.analytics.sqlutil import as_date, day_bounds, day_bucket, days_in, real_session
 from moviepulse.core.db import write_transaction
-from moviepulse.models.analytics import ROLLUP_DIMENSIONS, DriftRow, ReconcileRun, RollupDaily, RollupState
+from moviepulse.models.analytics import (
+    ROLLUP_DIMENSIONS,
+    ROLLUP_LEVELS,
+    ROLLUP_MEASURES,
+    DriftRow,
+    ReconcileRun,
+    RollupDaily,
+    RollupState,
+)
 from moviepulse.models.base import utcnow
 from moviepulse.models.events import Event
 
@@ -86,7 +99,11 @@ def _late_counts(session: Any, days: list[date], late_seconds: float,
     return out
 
 
-def _stored_by_day(session: Any, start: date, end: date) -> dict[date, dict[str, dict[str, int]]]:
+def _stored_by_day(session: Any, start: date, end: date,
+                   levels: dict[str, dict[date, dict[tuple[Any, ...], dict[str, int]]]] | None = None,
+                   ) -> dict[date, dict[str, dict[str, int]]]:
+    """Stored fine rows per day and dimension key; also sums them into ``levels`` (per coarse table,
+    day and dimension tuple) when given, in the same pass."""
     t = RollupDaily
     q = select(t.day, *[getattr(t, d) for d in ROLLUP_DIMENSIONS], *[getattr(t, k) for k in METRICS]).where(
         t.day >= start, t.day <= end)
@@ -94,10 +111,55 @@ def _stored_by_day(session: Any, start: date, end: date) -> dict[date, dict[str,
     for r in session.execute(q):
         m = r._mapping
         key = dimension_key(m)
-        acc = out.setdefault(as_date(m["day"]), {}).setdefault(key, dict.fromkeys(METRICS, 0))
+        day = as_date(m["day"])
+        acc = out.setdefault(day, {}).setdefault(key, dict.fromkeys(METRICS, 0))
         for k in METRICS:
             acc[k] += int(m[k] or 0)
+        if levels is not None:
+            for model, dims in ROLLUP_LEVELS:
+                lacc = levels.setdefault(model.__tablename__, {}).setdefault(day, {}).setdefault(
+                    tuple(m[d] for d in dims), dict.fromkeys(ROLLUP_MEASURES, 0))
+                for k in ROLLUP_MEASURES:
+                    lacc[k] += int(m[k] or 0)
     return out
+
+
+def _coarse_by_day(session: Any, start: date, end: date) -> dict[str, dict[date, dict[tuple[Any, ...], dict[str, int]]]]:
+    """The stored coarse rows per table, day and dimension tuple."""
+    out: dict[str, dict[date, dict[tuple[Any, ...], dict[str, int]]]] = {}
+    for model, dims in ROLLUP_LEVELS:
+        t = model.__table__
+        per_table = out.setdefault(model.__tablename__, {})
+        q = select(t.c.day, *[t.c[d] for d in dims], *[t.c[k] for k in ROLLUP_MEASURES]).where(
+            t.c.day >= start, t.c.day <= end)
+        for r in session.execute(q):
+            m = r._mapping
+            acc = per_table.setdefault(as_date(m["day"]), {}).setdefault(tuple(m[d] for d in dims),
+                                                                         dict.fromkeys(ROLLUP_MEASURES, 0))
+            for k in ROLLUP_MEASURES:
+                acc[k] += int(m[k] or 0)
+    return out
+
+
+def _coarse_diffs(day: date, fine_sums: dict[str, Any], coarse: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """``(status, differences)`` of the coarse levels of ``day`` against the sums of its fine rows:
+    ``ok``, ``missing`` (no coarse rows at all: rolled up before the levels existed) or ``drift``."""
+    diffs: list[dict[str, Any]] = []
+    any_rows = False
+    for model, dims in ROLLUP_LEVELS:
+        name = model.__tablename__
+        want = fine_sums.get(name, {}).get(day, {})
+        have = coarse.get(name, {}).get(day, {})
+        any_rows = any_rows or bool(have)
+        for key in set(want) | set(have):
+            for k in ROLLUP_MEASURES:
+                sv, rv = have.get(key, {}).get(k, 0), want.get(key, {}).get(k, 0)
+                if sv != rv:
+                    label = "|".join(f"{d}={'' if v is None else v}" for d, v in zip(dims, key, strict=True))
+                    diffs.append({"dimension": f"level:{name}|{label}", "metric": k, "stored": sv, "raw": rv})
+    if not any_rows and any(fine_sums.get(m.__tablename__, {}).get(day) for m, _ in ROLLUP_LEVELS):
+        return "missing", []
+    return ("drift" if diffs else "ok"), diffs
 
 
 def reconcile(session: Any, *, days: int = 7, end: date | None = None, threshold: float = 0.005,
@@ -111,7 +173,9 @@ def reconcile(session: Any, *, days: int = 7, end: date | None = None, threshold
                                                                           RollupState.granularity == DAILY))
                  for d, st in state.items() if st.get(DAILY)}
     raw = _raw_by_day(session, start, end)
-    stored = _stored_by_day(session, start, end)
+    fine_sums: dict[str, Any] = {}
+    stored = _stored_by_day(session, start, end, fine_sums)
+    coarse = _coarse_by_day(session, start, end)
     differing = [d for d in days_in(start, end) if d in rolled_at and raw.get(d, {}) != stored.get(d, {})]
     lates = _late_counts(session, differing, late_seconds, rolled_at)
     session.commit()
@@ -151,8 +215,19 @@ def reconcile(session: Any, *, days: int = 7, end: date | None = None, threshold
             drift_rows.append({"day": d, **item, "abs_diff": diff,
                                "rel_diff": diff / item["raw"] if item["raw"] else 1.0,
                                "flagged": False, "late_events": 0})
+        coarse_status, coarse_diffs = _coarse_diffs(d, fine_sums, coarse)
+        coarse_diffs.sort(key=lambda x: -abs(x["stored"] - x["raw"]))
+        for item in coarse_diffs[:MAX_DIMENSION_ROWS_PER_DAY]:
+            diff = abs(item["stored"] - item["raw"])
+            drift_rows.append({"day": d, **item, "abs_diff": diff,
+                               "rel_diff": diff / item["raw"] if item["raw"] else 1.0,
+                               "flagged": True, "late_events": 0})
         cause = None
-        if flagged:
+        if coarse_status == "drift" and not flagged:
+            flagged = True
+            cause = ("the coarse rollup levels differ from the sums of the day's fine rollup rows "
+                     "(rows changed after the rollup): rebuild the day")
+        elif flagged:
             if late["late"] or late["after_rollup"]:
                 cause = (f"{late['late']} late event(s) (received more than {late_seconds:.0f}s after their event "
                          f"time), {late['after_rollup']} arrived after this day's rollup at "
@@ -162,6 +237,8 @@ def reconcile(session: Any, *, days: int = 7, end: date | None = None, threshold
         day_reports.append({"day": d.isoformat(), "status": "drift" if flagged else "ok", "flagged": flagged,
                             "metrics": metrics, "late_events": late["late"],
                             "arrived_after_rollup": late["after_rollup"], "likely_cause": cause,
+                            "coarse": {"status": coarse_status,
+                                       "rows_differing": len({x["dimension"] for x in coarse_diffs})},
                             "dimensions_differing": len({x["dimension"] for x in dim_diffs})})
 
     flagged_days = [r["day"] for r in day_reports if r["flagged"]]

@@ -21,6 +21,8 @@ from moviepulse.analytics.sqlutil import day_bounds, days_in, floor_hour, hour_b
 from moviepulse.core.db import write_transaction
 from moviepulse.models.analytics import (
     ROLLUP_DIMENSIONS,
+    ROLLUP_LEVELS,
+    ROLLUP_MEASURES,
     RollupDaily,
     RollupHourly,
     RollupMovieDaily,
@@ -86,8 +88,34 @@ def lock_day(session: Session, day: date) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
+def _write_levels(session: Session, day: date) -> None:
+    """(Re)write the coarse levels of ``day`` from its fine ``rollup_daily`` rows (inside the caller's
+    transaction). Each level is summed from the next finer one: exact integer sums of the same rows."""
+    source = RollupDaily.__table__
+    for model, dims in reversed(ROLLUP_LEVELS):  # segment from fine, then placement from segment
+        table = model.__table__
+        session.execute(delete(table).where(table.c.day == day))
+        group = [source.c[d] for d in dims]
+        select_ = (select(source.c.day, *group, *[func.sum(source.c[m]) for m in ROLLUP_MEASURES])
+                   .where(source.c.day == day).group_by(source.c.day, *group))
+        session.execute(insert(table).from_select(["day", *dims, *ROLLUP_MEASURES], select_))
+        source = table
+
+
+def rollup_levels(session: Session, start: date, end: date) -> int:
+    """Rebuild the coarse levels of the daily-rolled days in ``[start, end]`` from their fine rows
+    (for days rolled up before the coarse levels existed). Returns the number of days rebuilt."""
+    session = real_session(session)
+    days = sorted(d for d, st in rollup_state(session, start, end).items() if st.get(DAILY))
+    for day in days:
+        with write_transaction(session):
+            lock_day(session, day)
+            _write_levels(session, day)
+    return len(days)
+
+
 def rollup_day(session: Session, day: date) -> dict[str, Any]:
-    """Recompute the daily rollup (and per-movie clicks) of one day. Idempotent."""
+    """Recompute the daily rollup (its coarse levels and per-movie clicks) of one day. Idempotent."""
     session = real_session(session)
     start, end = day_bounds(day)
     daily = RollupDaily.__table__
@@ -109,6 +137,7 @@ def rollup_day(session: Session, day: date) -> dict[str, Any]:
         session.execute(delete(movie).where(movie.c.day == day))
         session.execute(insert(daily).from_select(_insert_columns(daily, "day"), source))
         rows = session.scalar(select(func.count()).select_from(daily).where(daily.c.day == day))
+        _write_levels(session, day)
         session.execute(insert(movie).from_select([movie.c.day, movie.c.movie_id, movie.c.clicks], movie_clicks))
         totals = session.execute(
             select(func.coalesce(func.sum(daily.c.impressions + daily.c.clicks + daily.c.views

@@ -114,7 +114,7 @@ def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[t
     """
     caller = getattr(pm.hook, hook_name)
     results: list[tuple[str, Any]] = []
-    for impl in reversed(caller.get_hookimpls()):  # registration order
+    for impl in caller.get_hookimpls():  # registration order (pluggy *calls* them last-first)
         args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
         missing = [k for k in impl.argnames if k not in kwargs]
         if missing:

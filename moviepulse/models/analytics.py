@@ -5,6 +5,15 @@ Dimension columns keep NULL as NULL (GROUP BY treats NULLs as one group on SQLit
 PostgreSQL alike). ``devices`` is the number of distinct non-bot devices *within that one
 row*; it does not add across rows (a device seen on two placements counts once in each).
 Exact distinct totals are computed from raw events where a query needs them.
+
+Coarse levels: ``rollup_daily`` holds ~3,000 dimension rows per day at production volume (the
+cohort week multiplies them), so a 30-day dashboard query would aggregate ~90,000 rows. The
+same transaction that writes a day's fine rows also writes two coarse tables, each the exact
+sum of the fine rows over the dimensions it drops (additive measures only, no ``devices``):
+``rollup_daily_segment`` (every dimension but ``first_seen_week``, ~340 rows/day) and
+``rollup_daily_placement`` (day × variant × placement, ~10 rows/day). Queries read the smallest
+level whose dimensions cover their grouping and their audience filter (:data:`ROLLUP_LEVELS`).
+Each coarse table has a covering index, so a query reads only the index.
 """
 
 from __future__ import annotations
@@ -45,6 +54,52 @@ class RollupDaily(_Dims, Base):
     day: Mapped[date] = mapped_column(Date)
 
     __table_args__ = (Index("ix_rollup_daily_day_variant", "day", "variant"),)
+
+
+class _CoarseMeasures:
+    impressions: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    bot_events: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupDailySegment(_CoarseMeasures, Base):
+    """``rollup_daily`` summed over ``first_seen_week``: day × variant × placement × locale ×
+    device type × visitor type (serves every audience but cohort weeks)."""
+
+    __tablename__ = "rollup_daily_segment"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    variant: Mapped[str | None] = mapped_column(String(8))
+    placement: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str | None] = mapped_column(String(16))
+    device_type: Mapped[str | None] = mapped_column(String(16))
+    visitor_type: Mapped[str | None] = mapped_column(String(12))
+
+    __table_args__ = (Index("ix_rollup_daily_segment_cover", "day", "variant", "placement", "locale",
+                            "device_type", "visitor_type", "impressions", "clicks", "views", "bot_events"),)
+
+
+class RollupDailyPlacement(_CoarseMeasures, Base):
+    """``rollup_daily`` summed to day × variant × placement (global, variant and placement audiences)."""
+
+    __tablename__ = "rollup_daily_placement"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    day: Mapped[date] = mapped_column(Date)
+    variant: Mapped[str | None] = mapped_column(String(8))
+    placement: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_rollup_daily_placement_cover", "day", "variant", "placement",
+                            "impressions", "clicks", "views", "bot_events"),)
+
+
+#: Coarse daily levels, smallest first: (model, the dimensions it keeps).
+ROLLUP_LEVELS: tuple[tuple[type, tuple[str, ...]], ...] = (
+    (RollupDailyPlacement, ("variant", "placement")),
+    (RollupDailySegment, ("variant", "placement", "locale", "device_type", "visitor_type")),
+)
 
 
 class RollupHourly(_Dims, Base):
@@ -142,3 +197,12 @@ class ExperimentSnapshot(Base):
     result: Mapped[dict | None] = mapped_column(JSON)
     computed_at: Mapped[datetime | None] = mapped_column(DateTime)
     requested_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# The experiment's sample-ratio check counts devices first seen in the window per variant; without an
+# index that is a scan of the whole ``devices`` table. A covering index, variant first so that each
+# variant's window is one range seek (declared here, next to the query that needs it; the ``devices``
+# table itself belongs to models/events.py).
+from moviepulse.models.events import Device  # noqa: E402
+
+Index("ix_devices_variant_first_seen", Device.variant, Device.first_seen_at, Device.is_bot, Device.device_type)

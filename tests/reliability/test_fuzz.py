@@ -178,3 +178,38 @@ def test_raw_hostile_bodies_never_5xx_and_results_add_up(api_url, body):
         assert out["accepted"] + out["duplicates"] + len(out["rejected"]) == sent
     else:
         assert r.status_code in (400, 413, 415, 422) and r.json()["error"]
+
+
+# -- the admin API: anonymous callers always 401, token callers never 5xx ---------------------------
+ADMIN_SCHEMA = schemathesis.openapi.from_path(REPO / "moviepulse" / "analytics" / "openapi.yaml")
+
+
+@pytest.fixture(scope="module")
+def admin_api(tmp_path_factory):
+    from moviepulse.app import create_app
+    from moviepulse.core.auth import create_token
+    from moviepulse.extensions import db
+
+    tmp = tmp_path_factory.mktemp("fuzz-admin")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp / 'admin.db'}",
+                     INSTANCE_PATH=str(tmp / "instance"), PROPAGATE_EXCEPTIONS=False)
+    with app.app_context():
+        db.create_all()
+        token = create_token("fuzz")
+    server = LiveServer(app)
+    yield server.url, token
+    server.stop()
+
+
+@pytest.mark.slow
+@ADMIN_SCHEMA.parametrize()
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+def test_admin_api_refuses_anonymous_and_never_fails_a_token_holder(case, admin_api):
+    url, token = admin_api
+    anonymous = case.call(base_url=url)
+    assert anonymous.status_code == 401, (case.path, anonymous.status_code)
+    authed = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"})
+    if case.method.upper() in ("GET", "HEAD"):
+        assert authed.status_code < 500, (case.path, authed.status_code, authed.text[:300])
+    else:
+        assert authed.status_code == 403  # tokens are read-only

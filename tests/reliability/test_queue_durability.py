@@ -205,3 +205,23 @@ def test_huey_payloads_are_signed_and_a_tampered_one_is_refused(queue_env, redis
                 outcomes.append("refused" if "mismatch" in str(exc) else str(exc))
     assert sorted(outcomes, key=str) == [1, "refused", "refused"]  # the genuine one ran, forgeries refused
     assert env.done() == {1}
+
+
+def test_sigterm_interrupts_running_jobs_and_the_sweeper_brings_them_back(queue_env):
+    """Supervisors should stop consumers with SIGINT; a SIGTERM cuts running tasks off
+    (``SIGNAL_INTERRUPTED`` or nothing at all) and the sweeper must re-enqueue them."""
+    env = queue_env()
+    for n in range(6):
+        env.enqueue("reltest.work", n, 3.0)
+    consumer = env.start_consumer(workers=3)
+    wait_until(lambda: env.scalar("SELECT count(DISTINCT n) FROM rel_started") >= 3, 120, "3 running jobs")
+    time.sleep(0.5)  # let the ledger learn they run
+    consumer.signal(signal.SIGTERM)
+    consumer.wait(60)
+    cut = {n for (n,) in env.rows("SELECT DISTINCT n FROM rel_started")} - env.done()
+    states = ledger_states(env)
+    print(f"\nSIGTERM: {len(cut)} running jobs cut off; ledger {states}")
+    swept = sweep(env, 0)
+    assert len([s for s in swept if s["requeued"]]) >= len(cut)
+    env.start_consumer(workers=3)
+    wait_until(lambda: env.done() == set(range(6)), 120, "every job after the sweep")

@@ -86,3 +86,12 @@ def test_scheduled_task_has_an_on_demand_twin_that_returns_results(make_app):
     assert pulse.periodic_tasks["p.tick"].name == "p.tick"
     assert pulse.tasks["p.tick"].name == "p.tick:now"
     assert pulse.enqueue("p.tick", 21).get() == 42
+
+
+def test_registries_keep_plugin_registration_order(make_app):
+    first = _plugin("first", register_settings=lambda: [Setting("ORDER_FIRST", 1, "x")])
+    second = _plugin("second", register_settings=lambda: [Setting("ORDER_SECOND", 2, "y")])
+    app = make_app(extra_plugins=[("first", first), ("second", second)])
+    slugs = app.extensions["moviepulse"].settings.slugs()
+    assert slugs.index("ORDER_FIRST") < slugs.index("ORDER_SECOND")
+    assert slugs.index("SITE_NAME") < slugs.index("ORDER_FIRST")  # built-ins (core first) come before

@@ -246,13 +246,10 @@ def _silent_rule():
 
 
 def _evaluate_alerts(app):
-    """What the ``ssr.evaluate_alerts`` task does with the registered rules."""
-    from moviepulse.extensions import db
-    from moviepulse.ssr.alerts import evaluate_alerts
+    """Run the built-in ``ssr.evaluate_alerts`` task (immediate Huey) and read the alerts API."""
     from moviepulse.testing import admin_client
 
-    with app.app_context():
-        evaluate_alerts(db.session(), list(pulse_of(app).alert_rules), app.config)
+    pulse_of(app).enqueue("ssr.evaluate_alerts")
     return admin_client(app).get("/admin/api/ssr/alerts").get_json()["alerts"]
 
 
