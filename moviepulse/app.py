@@ -38,6 +38,11 @@ def create_app(env: str | None = None, *, extra_plugins: Any = (), only_plugins:
         extra_plugins=extra_plugins,
         only=only_plugins,
     )
+    if app.config.get("TRACE_PLUGINS"):  # MOVIEPULSE_TRACE_PLUGINS=1: log every hook call and result
+        import logging
+
+        pm.trace.root.setwriter(logging.getLogger("moviepulse.plugins.trace").info)
+        pm.enable_tracing()
     pulse = MoviePulse(app, pm)
     app.extensions["moviepulse"] = pulse
 

@@ -32,6 +32,7 @@ class BaseConfig:
     REDIS_URL = "redis://127.0.0.1:6379/0"
     BLOCKED_PLUGINS: list[str] = []
     LOAD_ENTRYPOINT_PLUGINS = True
+    TRACE_PLUGINS = False  # MOVIEPULSE_TRACE_PLUGINS=1 logs every hook call (logger moviepulse.plugins.trace)
     PLUGIN_CONFIG: dict[str, Any] = {}
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -86,7 +86,10 @@ def _register(pm: pluggy.PluginManager, plugin: Any, name: str, api: int, dist: 
             f"Plugin {name!r} targets MoviePulse hook API {wanted}, but this MoviePulse provides "
             f"hook API {api}. Upgrade the plugin (or MoviePulse) so that both agree."
         )
-    pm.register(plugin, name=name)
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:  # e.g. an implementation asking for an argument the hook lacks
+        raise StartupError(f"Plugin {name!r} cannot be registered: {exc}") from exc
     if dist is not None:
         pm._moviepulse_dists = getattr(pm, "_moviepulse_dists", {})  # type: ignore[attr-defined]
         pm._moviepulse_dists[name] = dist  # type: ignore[attr-defined]

@@ -97,3 +97,11 @@ def rollup_command(day: str | None, start: str | None, end: str | None, hourly: 
 @hookimpl
 def register_commands() -> list[Any]:
     return [rollup_command]
+
+
+@hookimpl
+def register_widgets() -> list[Any]:
+    """Dashboard widgets: CTR line and placement bars (``moviepulse.dash_app.widgets.ctr``)."""
+    from moviepulse.dash_app.widgets.ctr import CtrBarsWidget, CtrLineWidget
+
+    return [CtrLineWidget, CtrBarsWidget]

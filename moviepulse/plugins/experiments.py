@@ -68,3 +68,11 @@ def register_blueprints() -> list[Any]:
     from moviepulse.analytics.api import experiments_blueprint
 
     return [experiments_blueprint()]
+
+
+@hookimpl
+def register_widgets() -> list[Any]:
+    """Dashboard widgets: the z-test card (``moviepulse.dash_app.widgets.experiments``)."""
+    from moviepulse.dash_app.widgets.experiments import ExperimentWidget
+
+    return [ExperimentWidget]

@@ -25,3 +25,11 @@ def register_blueprints() -> list[Any]:
     from moviepulse.analytics.api import funnel_blueprint
 
     return [funnel_blueprint()]
+
+
+@hookimpl
+def register_widgets() -> list[Any]:
+    """Dashboard widgets: placement and ingestion funnels (``moviepulse.dash_app.widgets.funnel``)."""
+    from moviepulse.dash_app.widgets.funnel import IngestionFunnelWidget, PlacementFunnelWidget
+
+    return [PlacementFunnelWidget, IngestionFunnelWidget]

@@ -71,3 +71,11 @@ def register_commands() -> list[Any]:
     from moviepulse.ingestion.cli import backfill_command, import_command, upstreams_command
 
     return [import_command, backfill_command, upstreams_command]
+
+
+@hookimpl
+def register_widgets() -> list[Any]:
+    """Dashboard widgets: ingestion health (``moviepulse.dash_app.widgets.ingestion``)."""
+    from moviepulse.dash_app.widgets.ingestion import IngestionHealthWidget
+
+    return [IngestionHealthWidget]

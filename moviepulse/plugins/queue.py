@@ -58,3 +58,11 @@ def register_blueprints() -> list[Any]:
     from moviepulse.analytics.api import queue_blueprint
 
     return [queue_blueprint()]
+
+
+@hookimpl
+def register_widgets() -> list[Any]:
+    """Dashboard widgets: queue statistics and failed tasks (``moviepulse.dash_app.widgets.queue``)."""
+    from moviepulse.dash_app.widgets.queue import QueueFailedWidget, QueueStatsWidget
+
+    return [QueueStatsWidget, QueueFailedWidget]

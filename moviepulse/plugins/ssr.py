@@ -64,3 +64,11 @@ def upstream_event(pulse: Any, upstream: str, kind: str, detail: dict[str, Any])
     from moviepulse.ssr.upstream import record_upstream_event
 
     record_upstream_event(pulse.app, upstream, kind, detail)
+
+
+@hookimpl
+def register_widgets() -> list[Any]:
+    """Dashboard widgets: SSR stats, insights and drops (``moviepulse.dash_app.widgets.ssr``)."""
+    from moviepulse.dash_app.widgets.ssr import SsrDropsWidget, SsrInsightsWidget, SsrStatsWidget
+
+    return [SsrStatsWidget, SsrInsightsWidget, SsrDropsWidget]

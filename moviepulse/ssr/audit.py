@@ -33,13 +33,16 @@ _RAW_TEXT = ("script", "style", "textarea", "title", "iframe", "xmp", "noembed",
 _TAG_ATTRS = r"""((?:[^>"']*(?:"[^"]*"|'[^']*'))*[^>"']*)>"""
 # One pass. The look-ahead rejects most "<" at once; then, in order: a comment (skipped whole); a
 # raw-text element with its content (skipped, so "<img" inside a script does not count); a meta tag
-# with its attributes; an img tag (only counted, so its attributes are not consumed).
+# with its attributes; an img tag (only counted, so its attributes are not consumed). Every
+# alternative but the img one captures something (a comment its "!"), so an img match is exactly
+# the all-empty tuple: ``list.count`` counts the images in C and only the few other matches
+# reach the Python loop.
 _SCAN = re.compile(
     (
-        "<(?=[!sStTiImMxXnN])(?:!--(?:-?>|[^-]*(?:-(?!->)[^-]*)*(?:-->|\\Z))"
-        f"|({'|'.join(_ci(t) for t in _RAW_TEXT)})(?=[\\s/>]){_TAG_ATTRS}[^<]*(?:<(?!/(?i:\\1)[\\s/>])[^<]*)*"
+        "<(?=[!sStTiImMxXnN])(?:(!)--(?:-?>|[^-]*(?:-(?!->)[^-]*)*(?:-->|\\Z))"
+        f"|({'|'.join(_ci(t) for t in _RAW_TEXT)})(?=[\\s/>]){_TAG_ATTRS}[^<]*(?:<(?!/(?i:\\2)[\\s/>])[^<]*)*"
         f"|({_ci('meta')})(?=[\\s/>]){_TAG_ATTRS}"
-        f"|({_ci('img')})(?=[\\s/>]))"
+        f"|{_ci('img')}(?=[\\s/>]))"
     ).encode()
 )
 _ATTR = re.compile(rb"""([^\s"'>/=][^\s"'>/=]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
@@ -181,13 +184,16 @@ def _classify_script(raw: bytes) -> int:
     return 0 if (b"defer" in attrs or b"async" in attrs) else 1
 
 
+_IMG_MATCH = (b"", b"", b"", b"", b"")
+
+
 def count_html(body: bytes) -> AuditCounts:
     """One pass over ``body``; see the module docstring for what each count means."""
-    meta = og = ld = img = blocking = 0
-    for raw_tag, raw_attrs, meta_tag, meta_attrs, img_tag in _SCAN.findall(body):
-        if img_tag:
-            img += 1
-        elif meta_tag:
+    meta = og = ld = blocking = 0
+    found = _SCAN.findall(body)
+    img = found.count(_IMG_MATCH)
+    for _bang, raw_tag, raw_attrs, meta_tag, meta_attrs in filter(_IMG_MATCH.__ne__, found):
+        if meta_tag:
             meta += 1
             if b"og:" in meta_attrs and _is_og(meta_attrs):
                 og += 1

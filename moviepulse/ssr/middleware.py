@@ -150,7 +150,6 @@ def install(app: Flask) -> SsrRuntime:
     app.wsgi_app = _Stamp(app.wsgi_app)  # type: ignore[method-assign]
     observe = PromObserver(prom(app)) if "moviepulse.prom" in app.extensions else None
     decisions = rt._decisions
-    html = "text/html"
 
     def after(response: Response) -> Response:
         req = _request_object()
@@ -167,7 +166,7 @@ def install(app: Flask) -> SsrRuntime:
             observe(route, method, status, seconds)
         decision = decisions.get(route) or rt.decision(route)
         ms = seconds * 1000.0
-        monitored = decision.monitored and response.mimetype == html
+        monitored = decision.monitored and _is_html(response)
         audited = False
         score = None
         self_crawl = SELF_CRAWL_KEY in environ
@@ -195,6 +194,15 @@ def install(app: Flask) -> SsrRuntime:
     got_request_exception.connect(on_exception, app, weak=False)
     app.extensions["moviepulse.ssr.receiver"] = on_exception
     return rt
+
+
+def _is_html(response: Response) -> bool:
+    """``response.mimetype == "text/html"`` without parsing the header in the common case
+    (``text/html`` or ``text/html; charset=…`` exactly); anything else takes the exact property."""
+    ct = response.headers.get("Content-Type")
+    if ct is not None and ct.startswith("text/html") and (len(ct) == 9 or ct[9] == ";"):
+        return True
+    return response.mimetype == "text/html"
 
 
 def _audit(rt: SsrRuntime, response: Response, route: str, ms: float, status: int, rid: str | None,

@@ -16,7 +16,9 @@ def ledger(server, job_id: int):
 
     with server.app.app_context():
         job = db.session.get(JobRecord, job_id)
-        runs = db.session.scalar(select(func.count()).select_from(JobRecord).where(JobRecord.name == job.name))
+        # a periodic task is re-run through its on-demand twin ("<name>:now"), so match the prefix
+        runs = db.session.scalar(select(func.count()).select_from(JobRecord)
+                                 .where(JobRecord.name.startswith(job.name)))
         out = (job.state, job.retried_as, runs)
         db.session.remove()
         return out

@@ -82,7 +82,8 @@ class Consumer:
 class QueueEnv:
     """A SQLite database + a Huey backend shared by the test process app and real consumers."""
 
-    def __init__(self, tmp: Path, huey_backend: str = "sqlite", redis_url: str | None = None, **overrides: Any) -> None:
+    def __init__(self, tmp: Path, huey_backend: str = "sqlite", redis_url: str | None = None,
+                 plugins: list[str] | None = None, **overrides: Any) -> None:
         from moviepulse.app import create_app
         from moviepulse.extensions import db
         from tests.reliability import relplugin
@@ -96,7 +97,8 @@ class QueueEnv:
         }
         if redis_url:
             self.settings["REDIS_URL"] = redis_url
-        self.app = create_app("local", only_plugins=WORKER_PLUGINS, extra_plugins=[("reltest", relplugin)],
+        self.plugins = plugins or WORKER_PLUGINS
+        self.app = create_app("local", only_plugins=self.plugins, extra_plugins=[("reltest", relplugin)],
                               INSTANCE_PATH=str(tmp / "instance"), QUEUE_STATS_SYNC=True, **self.settings)
         self.pulse = self.app.extensions["moviepulse"]
         with self.app.app_context():
@@ -110,7 +112,8 @@ class QueueEnv:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("MOVIEPULSE_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
         env.update({"MOVIEPULSE_ENV": "local", "MOVIEPULSE_INSTANCE_PATH": str(self.tmp / "instance"),
-                    "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
+                    "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO),
+                    "RELIABILITY_PLUGINS": ",".join(self.plugins)})
         for key, value in self.settings.items():
             if key == "SQLALCHEMY_DATABASE_URI":
                 env["DATABASE_URL"] = value

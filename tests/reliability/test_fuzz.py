@@ -181,7 +181,10 @@ def test_raw_hostile_bodies_never_5xx_and_results_add_up(api_url, body):
 
 
 # -- the admin API: anonymous callers always 401, token callers never 5xx ---------------------------
-ADMIN_SCHEMA = schemathesis.openapi.from_path(REPO / "moviepulse" / "analytics" / "openapi.yaml")
+# ``/admin/api/metrics/{slug}`` is skipped: the fragment does not declare its ``slug`` parameter
+# (reported to the analytics owner); the anonymous url_map walk in test_admin_security covers it.
+ADMIN_SCHEMA = schemathesis.openapi.from_path(REPO / "moviepulse" / "analytics" / "openapi.yaml").exclude(
+    path_regex=r"\{slug\}")
 
 
 @pytest.fixture(scope="module")
@@ -206,10 +209,14 @@ def admin_api(tmp_path_factory):
 @settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_admin_api_refuses_anonymous_and_never_fails_a_token_holder(case, admin_api):
     url, token = admin_api
-    anonymous = case.call(base_url=url)
-    assert anonymous.status_code == 401, (case.path, anonymous.status_code)
-    authed = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"})
+    anonymous = case.call(base_url=url, allow_redirects=False)
+    if anonymous.status_code == 302:  # an undeclared method on an admin URL falls to the dashboard's page guard
+        location = {k.lower(): v for k, v in anonymous.headers.items()}["location"]
+        assert (location[0] if isinstance(location, list) else location).startswith("/admin/login?next=")
+    else:
+        assert anonymous.status_code == 401, (case.method, case.path, anonymous.status_code)
+    authed = case.call(base_url=url, headers={"Authorization": f"Bearer {token}"}, allow_redirects=False)
     if case.method.upper() in ("GET", "HEAD"):
         assert authed.status_code < 500, (case.path, authed.status_code, authed.text[:300])
-    else:
-        assert authed.status_code == 403  # tokens are read-only
+    else:  # tokens are read-only: a write (or an undeclared method) never reaches a handler
+        assert authed.status_code in (302, 401, 403, 405), (case.method, case.path, authed.status_code)

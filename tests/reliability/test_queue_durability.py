@@ -225,3 +225,44 @@ def test_sigterm_interrupts_running_jobs_and_the_sweeper_brings_them_back(queue_
     assert len([s for s in swept if s["requeued"]]) >= len(cut)
     env.start_consumer(workers=3)
     wait_until(lambda: env.done() == set(range(6)), 120, "every job after the sweep")
+
+
+def test_kill9_mid_import_loses_no_movie(queue_env):
+    """The check of the issue: kill -9 a consumer in the middle of movie imports, restart it, sweep,
+    count the rows — every movie is stored once and no import claim is left behind."""
+    from sqlalchemy import select
+
+    from moviepulse.ingestion.queueing import enqueue_import
+    from moviepulse.upstreams import set_faults, start_fake_upstreams
+
+    upstreams = start_fake_upstreams(tmdb_rate_limit=0)
+    try:
+        env = queue_env(plugins=["core", "queue", "tmdb", "omdb", "ingestion"],
+                        TMDB_BASE_URL=upstreams.tmdb_url, OMDB_BASE_URL=upstreams.omdb_url, TMDB_RATE_LIMIT=1000.0,
+                        OMDB_RATE_LIMIT=1000.0, INGESTION_CONCURRENCY=1)
+        from moviepulse.ingestion.services import get_source
+
+        with env.app.app_context():
+            refs = get_source(env.app, "tmdb").discover("popular", 30)
+            assert len(refs) == 30 and all(enqueue_import(env.app, ref, reason="reliability") for ref in refs)
+        set_faults(upstreams.tmdb_url, latency_ms=150)  # an import takes a few calls: the kill lands mid-import
+        consumer = env.start_consumer(workers=3)
+        wait_until(lambda: env.scalar("SELECT count(*) FROM movies") >= 6, 120, "6 movies imported")
+        consumer.signal(signal.SIGKILL)
+        consumer.wait(10)
+        at_kill = env.scalar("SELECT count(*) FROM movies")
+        env.start_consumer(workers=3)
+        wait_until(lambda: env.scalar("SELECT count(*) FROM pending_imports") <= 3, 180, "the queue to drain")
+        time.sleep(1.0)
+        swept = sweep(env, 0)
+        wait_until(lambda: env.scalar("SELECT count(*) FROM movies") == 30
+                   and env.scalar("SELECT count(*) FROM pending_imports") == 0, 180, "30 movies, no claim left")
+        with env.app.app_context():
+            from moviepulse.extensions import db
+            from moviepulse.models.movie import Movie
+
+            stored = set(db.session.scalars(select(Movie.tmdb_id)))
+        assert stored == {r.tmdb_id for r in refs}
+        print(f"\nkill -9 mid-import: {at_kill}/30 stored at the kill, {len(swept)} jobs swept, 30/30 after")
+    finally:
+        upstreams.stop()

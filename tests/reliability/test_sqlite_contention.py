@@ -146,6 +146,8 @@ def test_sustained_ingestion_with_worker_and_contender_loses_nothing(queue_env, 
     assert "database is locked" not in consumer.log()
     assert accepted == sent == stored  # zero-loss reconciliation
     assert contender.commits > 0
+    wal = env.db_path.with_name(env.db_path.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size < 64 * 1024 * 1024  # checkpoints keep the WAL bounded
 
 
 def test_pragmas_hold_on_every_web_and_worker_connection(queue_env):

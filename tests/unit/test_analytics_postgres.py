@@ -92,3 +92,60 @@ def test_rollups_ctr_trends_reconcile_experiment_on_postgresql(pg_app):
         stats = queue_stats(db.session, t0.date(), utcnow().date())
         assert stats["window"]["failed"] == 1 and stats["wait_seconds"]["p50"] == 3.0
         assert sum(h["failed"] for h in stats["per_hour"]) == 1 and sum(h["enqueued"] for h in stats["per_hour"]) == 1
+
+
+def test_coarse_levels_and_srm_on_postgresql(pg_app):
+    """The coarse levels, their use by every query and the SRM count give the raw answers on PostgreSQL."""
+    from sqlalchemy import delete, func, select, update
+
+    from moviepulse.analytics.audiences import resolve_audience
+    from moviepulse.analytics.ctr import ctr_totals
+    from moviepulse.analytics.experiment import srm_counts
+    from moviepulse.analytics.facts import grouped_counts
+    from moviepulse.analytics.funnels import placement_funnel
+    from moviepulse.analytics.rollups import rollup_levels
+    from moviepulse.models.analytics import ROLLUP_LEVELS
+    from moviepulse.models.events import Device
+
+    with pg_app.app_context():
+        events, devices = generate_events(START, 3, devices=120, impressions_per_day=300, seed=5)
+        insert_events(db.session, events, devices)
+        end = START + timedelta(days=2)
+        slugs = ["global", "variant:B", "device:mobile", "locale:de", f"cohort:{events[0]['first_seen_week']}"]
+
+        def answers():
+            out = []
+            for slug in slugs:
+                out += [f(db.session, START, end, slug) for f in (ctr_daily, ctr_by_placement, ctr_totals,
+                                                                   placement_funnel)]
+                out += [grouped_counts(db.session, START, end, slug, by=by)
+                        for by in (("day", "variant"), ("placement", "variant"), ("device_type",))]
+                out.append(experiment_summary(db.session, START, end, slug, with_cuped=False,
+                                              min_impressions=10)["ztest"])
+            return out
+
+        raw = answers()
+        rollup_range(db.session, START, end)
+        assert db.session.scalar(select(func.count()).select_from(ROLLUP_LEVELS[0][0])) > 0
+        assert answers() == raw
+        for model, _ in ROLLUP_LEVELS:
+            db.session.execute(delete(model).where(model.day == START))
+        db.session.commit()
+        assert answers() == raw
+        assert rollup_levels(db.session, START, end) == 3
+        assert answers() == raw
+        assert reconcile(db.session, days=3, end=end)["flagged_days"] == []
+
+        def reference():
+            lo = datetime.combine(START, datetime.min.time())
+            hi = lo + timedelta(days=3)
+            q = (select(Device.variant, func.count())
+                 .where(Device.first_seen_at >= lo, Device.first_seen_at < hi, Device.is_bot.is_not(True),
+                        Device.variant.is_not(None)).group_by(Device.variant))
+            return dict(db.session.execute(q).all())
+
+        assert srm_counts(db.session, START, end, resolve_audience("global", registry=None))[0] == reference()
+        some = db.session.scalar(select(Device.device_id).where(Device.is_bot.is_not(True)).limit(1))
+        db.session.execute(update(Device).where(Device.device_id == some).values(variant="AB"))
+        db.session.commit()
+        assert srm_counts(db.session, START, end, resolve_audience("global", registry=None))[0] == reference()

@@ -95,3 +95,11 @@ def test_registries_keep_plugin_registration_order(make_app):
     slugs = app.extensions["moviepulse"].settings.slugs()
     assert slugs.index("ORDER_FIRST") < slugs.index("ORDER_SECOND")
     assert slugs.index("SITE_NAME") < slugs.index("ORDER_FIRST")  # built-ins (core first) come before
+
+
+def test_trace_plugins_logs_hook_calls(make_app, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="moviepulse.plugins.trace"):
+        make_app(TRACE_PLUGINS=True)
+    assert any("startup" in record.getMessage() for record in caplog.records)

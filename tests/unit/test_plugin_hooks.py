@@ -420,9 +420,9 @@ def test_hook_task_event_for_every_queue_signal(make_app):
 
 
 def test_unknown_hook_argument_is_refused_naming_the_plugin(make_app):
-    import pluggy
+    from moviepulse.core.errors import StartupError
 
-    with pytest.raises(pluggy.PluginValidationError, match="'ht-badarg'.*register_tasks") as info:
+    with pytest.raises(StartupError, match="'ht-badarg'.*register_tasks") as info:
         core_app(make_app, plugin("ht-badarg", register_tasks=lambda app: []))
     assert "app" in str(info.value)
 
