@@ -2,7 +2,7 @@
 # The whole test suite, from a clean clone: installs what it needs, then unit -> smoke -> e2e -> visual.
 #   scripts/test.sh                     every tier
 #   scripts/test.sh --update-snapshots  re-take the visual baselines (then run the visual tier)
-# Tiers can be run alone with pytest markers: -m smoke | -m e2e | -m visual.
+# Tiers can be run alone with pytest markers: -m smoke | -m reliability | -m e2e | -m parity | -m visual.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -46,9 +46,10 @@ run_tier() {
   if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then failed+=("$name"); fi
 }
 if [ ${#PYTEST_EXTRA[@]} -eq 0 ]; then
-  run_tier "unit" -q -m "not smoke and not e2e and not visual and not parity"
+  run_tier "unit" -q -m "not smoke and not e2e and not visual and not parity and not reliability"
   run_tier "smoke" -q -m smoke
-  run_tier "e2e" -q -m "e2e or parity"
+  run_tier "reliability" -q -m "reliability and not e2e and not visual"
+  run_tier "e2e" -q -m "(e2e or parity) and not visual"
 fi
 run_tier "visual" -q -m visual
 

@@ -32,7 +32,7 @@ def ensure_rollups(ctx: Context, app, path: str) -> None:
     """Roll up every day of the data set that has no daily rollup yet (kept in the cached file)."""
     from moviepulse.analytics.rollups import rollup_day, rollup_levels, rollup_state
     from moviepulse.extensions import db
-    from moviepulse.models.analytics import ROLLUP_LEVELS
+    from moviepulse.models.analytics import ROLLUP_LEVELS, RollupMovieWeekly
 
     first, last = dataset_days(path)
     with app.app_context():
@@ -45,9 +45,11 @@ def ensure_rollups(ctx: Context, app, path: str) -> None:
             for d in missing:
                 rollup_day(db.session, d)
             ctx.log(f"rolled up in {time.perf_counter() - t:.1f} s")
-        marker = ROLLUP_LEVELS[0][0]
-        if db.session.scalar(db.select(db.func.count()).select_from(marker)) == 0:
-            ctx.log("queries: writing the coarse rollup levels of the days rolled up before they existed")
+        empty = [m for m in (ROLLUP_LEVELS[0][0], RollupMovieWeekly)
+                 if db.session.scalar(db.select(db.func.count()).select_from(m)) == 0]
+        if empty:
+            ctx.log("queries: writing the coarse rollup levels and weekly movie rows of the days rolled up "
+                    "before they existed")
             rollup_levels(db.session, first, last)
         db.session.remove()
 

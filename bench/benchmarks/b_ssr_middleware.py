@@ -179,6 +179,6 @@ def _moviepulse_variants(ctx: Context, html: str, per_request, notes: list[str])
         ctx.cache["cleanups"].insert(0, lambda app=app: dispose_app(app))
         out.append(Variant(name, per_request(wsgi_caller(app))))
     notes.append("moviepulse variants: create_app('testing', only_plugins=…) + the same view; SSR_ACCESS_LOG off "
-                 "(the JSON access line is a separate feature); buffer flushed inline every 500 requests "
-                 "(testing config), i.e. the flush cost is inside the timings")
+                 "(the JSON access line is a separate feature); buffer flushed inline every SSR_FLUSH_MAX_ITEMS "
+                 "(5,000) requests (testing config), i.e. the flush cost is inside the timings")
     return out

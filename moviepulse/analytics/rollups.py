@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
-from moviepulse.analytics.sqlutil import day_bounds, days_in, floor_hour, hour_bucket, real_session
+from moviepulse.analytics.sqlutil import day_bounds, days_in, floor_hour, hour_bucket, no_index, real_session
 from moviepulse.core.db import write_transaction
 from moviepulse.models.analytics import (
     ROLLUP_DIMENSIONS,
@@ -26,6 +26,7 @@ from moviepulse.models.analytics import (
     RollupDaily,
     RollupHourly,
     RollupMovieDaily,
+    RollupMovieWeekly,
     RollupState,
 )
 from moviepulse.models.base import utcnow
@@ -102,15 +103,41 @@ def _write_levels(session: Session, day: date) -> None:
         source = table
 
 
+def week_of(day: date) -> date:
+    """The Monday of ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+def _write_movie_week(session: Session, day: date) -> None:
+    """(Re)write ``rollup_movie_weekly`` for ``day``'s week from its daily per-movie rows (inside the
+    caller's transaction, after the day's state row), recording how many of its days are rolled up."""
+    week = week_of(day)
+    last = week + timedelta(days=6)
+    weekly = RollupMovieWeekly.__table__
+    daily = RollupMovieDaily.__table__
+    if session.get_bind().dialect.name == "postgresql":  # two days of one week rolled up concurrently
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x4D57_0000 + week.toordinal()})
+    rolled = session.scalar(select(func.count()).select_from(RollupState.__table__).where(
+        RollupState.day >= week, RollupState.day <= last, RollupState.granularity == DAILY)) or 0
+    session.execute(delete(weekly).where(weekly.c.week == week))
+    source = (select(literal(week, weekly.c.week.type), daily.c.movie_id, func.sum(daily.c.clicks),
+                     literal(int(rolled), Integer()))
+              .where(daily.c.day >= week, daily.c.day <= last).group_by(daily.c.movie_id))
+    session.execute(insert(weekly).from_select(["week", "movie_id", "clicks", "days"], source))
+
+
 def rollup_levels(session: Session, start: date, end: date) -> int:
-    """Rebuild the coarse levels of the daily-rolled days in ``[start, end]`` from their fine rows
-    (for days rolled up before the coarse levels existed). Returns the number of days rebuilt."""
+    """Rebuild the coarse levels (and the weekly per-movie rows) of the daily-rolled days in
+    ``[start, end]`` from their fine rows (for days rolled up before the levels existed). Returns the
+    number of days rebuilt."""
     session = real_session(session)
     days = sorted(d for d, st in rollup_state(session, start, end).items() if st.get(DAILY))
     for day in days:
         with write_transaction(session):
             lock_day(session, day)
             _write_levels(session, day)
+            if day.weekday() == 6 or day == days[-1]:
+                _write_movie_week(session, day)
     return len(days)
 
 
@@ -125,11 +152,12 @@ def rollup_day(session: Session, day: date) -> dict[str, Any]:
     sub = raw_grouped_select(start, end).subquery()
     source = select(day_value, *[sub.c[c] for c in
                                  (*ROLLUP_DIMENSIONS, "impressions", "clicks", "views", "devices", "bot_events")])
+    movie_id = no_index(Event.movie_id)  # read the day through (event_time, type), not per movie
     movie_clicks = (
-        select(day_value, Event.movie_id, func.count().label("clicks"))
+        select(day_value, movie_id, func.count().label("clicks"))
         .where(Event.event_time >= start, Event.event_time < end, Event.type == "click",
-               human_expr(), Event.movie_id.is_not(None))
-        .group_by(Event.movie_id)
+               human_expr(), movie_id.is_not(None))
+        .group_by(movie_id)
     )
     with write_transaction(session):
         lock_day(session, day)
@@ -149,6 +177,7 @@ def rollup_day(session: Session, day: date) -> dict[str, Any]:
         session.execute(insert(RollupState.__table__).values(
             day=day, granularity=DAILY, covered_until=end, rolled_up_at=utcnow(),
             events=int(totals or 0), rows=int(rows or 0)))
+        _write_movie_week(session, day)
     return {"day": day.isoformat(), "granularity": DAILY, "rows": int(rows or 0), "events": int(totals or 0)}
 
 

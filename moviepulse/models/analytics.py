@@ -128,6 +128,23 @@ class RollupMovieDaily(Base):
     __table_args__ = (Index("ix_rollup_movie_daily_day_movie", "day", "movie_id"),)
 
 
+class RollupMovieWeekly(Base):
+    """``rollup_movie_daily`` clicks summed per ISO week (``week`` = its Monday), rewritten by every
+    ``rollup_day`` of that week in the same transaction; ``days`` = how many of the week's days had a
+    daily rollup when it was written. The leaderboard reads a week from here only when ``days`` is 7
+    and the whole week lies in its window (a 30-day window then reads ~4 weekly row sets + 2 days)."""
+
+    __tablename__ = "rollup_movie_weekly"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    week: Mapped[date] = mapped_column(Date)
+    movie_id: Mapped[int] = mapped_column(Integer)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    days: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_rollup_movie_weekly_cover", "week", "days", "movie_id", "clicks"),)
+
+
 class RollupState(Base):
     """Which days are rolled up: ``granularity`` ``daily`` (whole day) or ``hourly``
     (hours ``[day, covered_until)`` are in ``rollup_hourly``)."""

@@ -129,7 +129,7 @@ class TelemetryBuffer:
     def __init__(self, max_audits: int = 10_000) -> None:
         self.lock = threading.Lock()
         self.snap = Snapshot()
-        self.pending = 0  # requests, audits, exceptions and signals recorded since the last take()
+        self.pending = 0  # requests, exceptions and signals recorded since the last take() (audits ride along)
         self.last_take = time.monotonic()
         self.max_audits = max_audits
         self.dropped_audits = 0
@@ -152,8 +152,7 @@ class TelemetryBuffer:
             if len(self.snap.audits) >= self.max_audits:
                 self.dropped_audits += 1
                 return
-            self.snap.audits.append(row)
-            self.pending += 1
+            self.snap.audits.append(row)  # rides along with its request: not counted towards a size flush
 
     def record_fingerprint(self, hit: FingerprintHit) -> None:
         with self.lock:

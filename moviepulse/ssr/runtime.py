@@ -66,7 +66,7 @@ class SsrRuntime:
         self.rules = ScoreRules.from_config(cfg)
         self.in_app_modules = tuple(cfg.get("SSR_IN_APP_MODULES") or ())
         self.flush_interval = float(cfg.get("SSR_FLUSH_INTERVAL_SECONDS", 10))
-        self.flush_max_items = int(cfg.get("SSR_FLUSH_MAX_ITEMS", 500))
+        self.flush_max_items = int(cfg.get("SSR_FLUSH_MAX_ITEMS", 5000))
         self.use_thread = bool(cfg.get("SSR_FLUSH_THREAD", True)) and not app.testing
         self.buffer = TelemetryBuffer(int(cfg.get("SSR_BUFFER_MAX_AUDITS", 10_000)))
         self._decisions: dict[str, RouteDecision] = {}

@@ -29,7 +29,8 @@ SETTINGS: list[Setting] = [
     Setting("SSR_SCORE_WARNING", 65, "Scores at or above this (and below passing) warn; lower ones fail."),
     # buffer and retention
     Setting("SSR_FLUSH_INTERVAL_SECONDS", 10, "Flush the in-process buffer at least this often."),
-    Setting("SSR_FLUSH_MAX_ITEMS", 500, "Flush the buffer once it holds this many requests."),
+    Setting("SSR_FLUSH_MAX_ITEMS", 5000, "Flush the buffer once it holds this many requests (sampled audits ride "
+            "along; the interval bounds the delay, this bounds memory and the per-request flush share)."),
     Setting("SSR_BUFFER_MAX_AUDITS", 10_000, "Raw audits kept in memory while the database is unreachable."),
     Setting("SSR_FLUSH_THREAD", True, "Flush from a background thread (never under TESTING)."),
     Setting("SSR_RAW_RETENTION_DAYS", 14, "Days raw sampled audits are kept."),

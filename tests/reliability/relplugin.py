@@ -18,6 +18,7 @@ TABLES = (
     "CREATE TABLE IF NOT EXISTS rel_started (n INTEGER NOT NULL, at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS rel_done (n INTEGER PRIMARY KEY, runs INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS rel_attempts (k TEXT PRIMARY KEY, attempts INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS rel_attempt_times (k TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS rel_pragmas (pid INTEGER, journal_mode TEXT, busy_timeout INTEGER, "
     "synchronous INTEGER, foreign_keys INTEGER)",
 )
@@ -51,6 +52,7 @@ def flaky(key: str, fail_times: int) -> str:
     """Fails ``fail_times`` times, then succeeds (attempts counted in the database)."""
     _write("INSERT INTO rel_attempts (k, attempts) VALUES (:k, 1) "
            "ON CONFLICT (k) DO UPDATE SET attempts = rel_attempts.attempts + 1", k=key)
+    _write("INSERT INTO rel_attempt_times (k, at) VALUES (:k, :at)", k=key, at=time.time())
     from moviepulse.extensions import db
 
     attempts = db.session.execute(text("SELECT attempts FROM rel_attempts WHERE k = :k"), {"k": key}).scalar()

@@ -72,7 +72,7 @@ def test_kill9_mid_task_loses_nothing_and_reruns_change_nothing(queue_env):
 def test_sigint_finishes_running_jobs_and_leaves_the_rest_queued(queue_env):
     env = queue_env()
     for n in range(8):
-        env.enqueue("reltest.work", n, 3.0)
+        env.enqueue("reltest.work", n, 2.0)
     consumer = env.start_consumer(workers=3)
     wait_until(lambda: env.scalar("SELECT count(DISTINCT n) FROM rel_started") >= 3, 120, "3 running jobs")
     running = {n for (n,) in env.rows("SELECT DISTINCT n FROM rel_started")}
@@ -104,6 +104,11 @@ def test_retry_budget_ends_with_a_recorded_failure(queue_env):
     row = env.rows("SELECT attempts, retries, error FROM job_ledger WHERE name = 'reltest.always_fails'")[0]
     assert row[0] == 3 and row[1] == 2
     assert "planned failure 3" in row[2]
+    # retry_delay=1 with retry_backoff=2: the waits are at least 1 s then 2 s (only lower bounds asserted)
+    times = [t for (t,) in env.rows("SELECT at FROM rel_attempt_times WHERE k = 'flaky' ORDER BY at")]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    print(f"\nretry gaps: {[round(g, 2) for g in gaps]}")
+    assert len(gaps) == 2 and gaps[0] >= 0.9 and gaps[1] >= 1.9
 
 
 def test_stale_import_claim_left_by_a_killed_worker_expires(make_app):
@@ -212,7 +217,7 @@ def test_sigterm_interrupts_running_jobs_and_the_sweeper_brings_them_back(queue_
     (``SIGNAL_INTERRUPTED`` or nothing at all) and the sweeper must re-enqueue them."""
     env = queue_env()
     for n in range(6):
-        env.enqueue("reltest.work", n, 3.0)
+        env.enqueue("reltest.work", n, 2.0)
     consumer = env.start_consumer(workers=3)
     wait_until(lambda: env.scalar("SELECT count(DISTINCT n) FROM rel_started") >= 3, 120, "3 running jobs")
     time.sleep(0.5)  # let the ledger learn they run

@@ -183,3 +183,45 @@ def test_reconcile_reports_coarse_drift_and_missing_levels(seeded):
     assert run["rebuilt"] == [(START + timedelta(1)).isoformat()]
     after = reconcile(db.session, days=DAYS, end=END)
     assert after["flagged_days"] == []
+
+
+def test_leaderboard_identical_from_weekly_daily_and_raw(app_ctx):
+    from moviepulse.analytics.trends import leaderboard
+    from moviepulse.models.analytics import RollupMovieWeekly
+    from moviepulse.models.movie import Movie
+
+    monday = date(2026, 11, 2)
+    events, devices = generate_events(monday, 16, devices=60, impressions_per_day=120, seed=21)
+    insert_events(db.session, events, devices)
+    for i in range(1, 31):
+        m = Movie(id=i, title=f"M{i}", original_title=f"M{i}", year=2000 + i, genres=["Drama"], imdb_rating=7.0,
+                  imdb_votes=10 * i)
+        m.refresh_weighted_score()
+        db.session.add(m)
+    db.session.commit()
+    windows = [(7, monday + timedelta(days=6)), (10, monday + timedelta(days=10)), (15, monday + timedelta(days=15)),
+               (14, monday + timedelta(days=13)), (3, monday + timedelta(days=4))]
+
+    def boards():
+        return [leaderboard(db.session, days=n, today=end, limit=500) for n, end in windows]
+
+    raw = boards()
+    assert all(b and b[0]["clicks"] for b in raw)
+    rollup_range(db.session, monday, monday + timedelta(days=14))  # the last day stays raw
+    weeks = db.session.execute(select(RollupMovieWeekly.week, func.min(RollupMovieWeekly.days))
+                               .group_by(RollupMovieWeekly.week)).all()
+    assert sorted((w, n) for w, n in weeks) == [(monday, 7), (monday + timedelta(days=7), 7),
+                                                (monday + timedelta(days=14), 1)]
+    assert boards() == raw
+    db.session.execute(delete(RollupMovieWeekly))  # rolled up before the weekly rows existed: daily rows
+    db.session.commit()
+    assert boards() == raw
+    assert rollup_levels(db.session, monday, monday + timedelta(days=14)) == 15
+    assert db.session.scalar(select(func.count()).select_from(RollupMovieWeekly)) > 0
+    assert boards() == raw
+    # A weekly row that lost a day's rollup is not used: the day then reads raw events.
+    from moviepulse.models.analytics import RollupState
+
+    db.session.execute(delete(RollupState).where(RollupState.day == monday + timedelta(days=3)))
+    db.session.commit()
+    assert boards() == raw

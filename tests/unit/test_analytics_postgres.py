@@ -145,6 +145,23 @@ def test_coarse_levels_and_srm_on_postgresql(pg_app):
             return dict(db.session.execute(q).all())
 
         assert srm_counts(db.session, START, end, resolve_audience("global", registry=None))[0] == reference()
+
+        # A whole rolled-up week read from rollup_movie_weekly ranks exactly as the raw clicks do.
+        monday = date(2026, 11, 9)
+        more, more_devices = generate_events(monday, 8, devices=40, impressions_per_day=80, seed=6, prefix="w")
+        insert_events(db.session, more, more_devices)
+        for i in range(1, 31):
+            m = Movie(id=i, title=f"M{i}", original_title=f"M{i}", year=2000 + i, genres=["Drama"],
+                      imdb_rating=7.0, imdb_votes=100 * i)
+            m.refresh_weighted_score()
+            db.session.add(m)
+        db.session.commit()
+        windows = [(7, monday + timedelta(days=6)), (8, monday + timedelta(days=7)), (12, monday + timedelta(days=7))]
+        raw_boards = [leaderboard(db.session, days=n, today=t, limit=500) for n, t in windows]
+        rollup_range(db.session, monday, monday + timedelta(days=6))
+        assert [leaderboard(db.session, days=n, today=t, limit=500) for n, t in windows] == raw_boards
+        assert raw_boards[0] and raw_boards[0][0]["clicks"]
+
         some = db.session.scalar(select(Device.device_id).where(Device.is_bot.is_not(True)).limit(1))
         db.session.execute(update(Device).where(Device.device_id == some).values(variant="AB"))
         db.session.commit()

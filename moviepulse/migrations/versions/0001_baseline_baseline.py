@@ -2,7 +2,7 @@
 
 Revision ID: 0001_baseline
 Revises: 
-Create Date: 2026-11-27 08:44:19.891998
+Create Date: 2026-11-27 09:32:51.385858
 
 """
 from alembic import op
@@ -52,6 +52,9 @@ def upgrade():
     sa.Column('is_bot', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('device_id', name=op.f('pk_devices'))
     )
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.create_index('ix_devices_variant_first_seen', ['variant', 'first_seen_at', 'is_bot', 'device_type'], unique=False)
+
     op.create_table('drift_rows',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=False),
@@ -238,6 +241,37 @@ def upgrade():
     with op.batch_alter_table('rollup_daily', schema=None) as batch_op:
         batch_op.create_index('ix_rollup_daily_day_variant', ['day', 'variant'], unique=False)
 
+    op.create_table('rollup_daily_placement',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('variant', sa.String(length=8), nullable=True),
+    sa.Column('placement', sa.String(length=32), nullable=True),
+    sa.Column('impressions', sa.Integer(), nullable=False),
+    sa.Column('clicks', sa.Integer(), nullable=False),
+    sa.Column('views', sa.Integer(), nullable=False),
+    sa.Column('bot_events', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_daily_placement'))
+    )
+    with op.batch_alter_table('rollup_daily_placement', schema=None) as batch_op:
+        batch_op.create_index('ix_rollup_daily_placement_cover', ['day', 'variant', 'placement', 'impressions', 'clicks', 'views', 'bot_events'], unique=False)
+
+    op.create_table('rollup_daily_segment',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('variant', sa.String(length=8), nullable=True),
+    sa.Column('placement', sa.String(length=32), nullable=True),
+    sa.Column('locale', sa.String(length=16), nullable=True),
+    sa.Column('device_type', sa.String(length=16), nullable=True),
+    sa.Column('visitor_type', sa.String(length=12), nullable=True),
+    sa.Column('impressions', sa.Integer(), nullable=False),
+    sa.Column('clicks', sa.Integer(), nullable=False),
+    sa.Column('views', sa.Integer(), nullable=False),
+    sa.Column('bot_events', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_daily_segment'))
+    )
+    with op.batch_alter_table('rollup_daily_segment', schema=None) as batch_op:
+        batch_op.create_index('ix_rollup_daily_segment_cover', ['day', 'variant', 'placement', 'locale', 'device_type', 'visitor_type', 'impressions', 'clicks', 'views', 'bot_events'], unique=False)
+
     op.create_table('rollup_hourly',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('hour', sa.DateTime(), nullable=False),
@@ -268,6 +302,17 @@ def upgrade():
     )
     with op.batch_alter_table('rollup_movie_daily', schema=None) as batch_op:
         batch_op.create_index('ix_rollup_movie_daily_day_movie', ['day', 'movie_id'], unique=False)
+
+    op.create_table('rollup_movie_weekly',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('week', sa.Date(), nullable=False),
+    sa.Column('movie_id', sa.Integer(), nullable=False),
+    sa.Column('clicks', sa.Integer(), nullable=False),
+    sa.Column('days', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rollup_movie_weekly'))
+    )
+    with op.batch_alter_table('rollup_movie_weekly', schema=None) as batch_op:
+        batch_op.create_index('ix_rollup_movie_weekly_cover', ['week', 'days', 'movie_id', 'clicks'], unique=False)
 
     op.create_table('rollup_state',
     sa.Column('day', sa.Date(), nullable=False),
@@ -473,6 +518,10 @@ def downgrade():
     op.drop_table('ssr_audits')
     op.drop_table('ssr_alert_states')
     op.drop_table('rollup_state')
+    with op.batch_alter_table('rollup_movie_weekly', schema=None) as batch_op:
+        batch_op.drop_index('ix_rollup_movie_weekly_cover')
+
+    op.drop_table('rollup_movie_weekly')
     with op.batch_alter_table('rollup_movie_daily', schema=None) as batch_op:
         batch_op.drop_index('ix_rollup_movie_daily_day_movie')
 
@@ -481,6 +530,14 @@ def downgrade():
         batch_op.drop_index('ix_rollup_hourly_hour')
 
     op.drop_table('rollup_hourly')
+    with op.batch_alter_table('rollup_daily_segment', schema=None) as batch_op:
+        batch_op.drop_index('ix_rollup_daily_segment_cover')
+
+    op.drop_table('rollup_daily_segment')
+    with op.batch_alter_table('rollup_daily_placement', schema=None) as batch_op:
+        batch_op.drop_index('ix_rollup_daily_placement_cover')
+
+    op.drop_table('rollup_daily_placement')
     with op.batch_alter_table('rollup_daily', schema=None) as batch_op:
         batch_op.drop_index('ix_rollup_daily_day_variant')
 
@@ -520,6 +577,9 @@ def downgrade():
         batch_op.drop_index('ix_drift_rows_day')
 
     op.drop_table('drift_rows')
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.drop_index('ix_devices_variant_first_seen')
+
     op.drop_table('devices')
     with op.batch_alter_table('backfill_notifications', schema=None) as batch_op:
         batch_op.drop_index('ix_backfill_notifications_created')
