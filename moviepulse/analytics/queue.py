@@ -421,8 +421,11 @@ def retry_job(pulse: MoviePulse, job_id: int) -> dict[str, Any]:
 
 
 def sweep_stale_jobs(pulse: MoviePulse, older_than_s: float, *, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Re-enqueue jobs that started more than ``older_than_s`` ago and never finished (the worker died:
-    Huey is at-most-once). The stale row becomes ``interrupted`` and names its replacement."""
+    """Re-enqueue every job Huey lost (it is at-most-once): started more than ``older_than_s`` ago and never
+    finished (the worker died), cut off by a SIGTERM (``interrupted``, not yet re-enqueued), or
+    ``pending``/``retrying`` since before that while its message is in no queue (a broker restart without
+    persistence, or a worker killed before its ``executing`` signal was recorded). The row becomes
+    ``interrupted`` and names its replacement in ``retried_as``."""
     from moviepulse.extensions import db
 
     flush_recorder(pulse)
@@ -432,6 +435,8 @@ def sweep_stale_jobs(pulse: MoviePulse, older_than_s: float, *, now: datetime | 
     stale = session.scalars(select(JobRecord).where(JobRecord.state == "running",
                                                     JobRecord.started_at < limit)).all()
     items = [(r.id, r.name) for r in stale]
+    items += interrupted_jobs(session)
+    items += lost_queued_jobs(pulse, session, limit)
     session.commit()
     out = []
     for job_id, name in items:
@@ -443,13 +448,44 @@ def sweep_stale_jobs(pulse: MoviePulse, older_than_s: float, *, now: datetime | 
             continue
         with write_transaction(session):
             rec = session.get(JobRecord, job_id)
-            if rec.state == "running":
+            if rec.state in ("running", "pending", "retrying"):
+                lost = "no finish signal" if rec.state == "running" else "its message is in no queue"
                 rec.state = "interrupted"
                 rec.finished_at = now
-                rec.error = (rec.error or "") + f"stale: no finish signal {older_than_s:.0f}s after start; re-enqueued"
+                rec.error = (rec.error or "") + f"stale: {lost} after {older_than_s:.0f}s; re-enqueued"
             rec.retried_as = new_id or "enqueued"
         out.append({"id": job_id, "task": name, "requeued": True, "new_task_id": new_id or None})
     return out
+
+
+def interrupted_jobs(session: Any) -> list[tuple[int, str]]:
+    """Jobs a consumer cut off (``SIGNAL_INTERRUPTED``: stopped with SIGTERM) and nobody re-enqueued."""
+    return [(job_id, name) for job_id, name in session.execute(select(JobRecord.id, JobRecord.name).where(
+        JobRecord.state == "interrupted", JobRecord.retried_as.is_(None))).all()]
+
+
+def queued_task_ids(huey: Any) -> set[str]:
+    """Ids of the messages still in Huey's queue or schedule (raises when the storage is unreachable)."""
+    return {str(t.id) for t in huey.pending()} | {str(t.id) for t in huey.scheduled()}
+
+
+def lost_queued_jobs(pulse: Any, session: Any, limit: datetime) -> list[tuple[int, str]]:
+    """Rows ``pending``/``retrying`` since before ``limit`` whose message is in no queue any more.
+
+    Two ways to get there, both losing the job under plain Huey: the broker lost the message (a
+    Redis restart without persistence), or a consumer took it and was killed before its
+    ``executing`` signal reached the ledger. Nothing is swept when the queue cannot be read.
+    """
+    rows = session.execute(select(JobRecord.id, JobRecord.name, JobRecord.task_id).where(
+        JobRecord.state.in_(("pending", "retrying")), JobRecord.enqueued_at < limit)).all()
+    if not rows or getattr(pulse, "huey", None) is None:
+        return []
+    try:
+        queued = queued_task_ids(pulse.huey)
+    except Exception:  # noqa: BLE001 - broker down: the next sweep decides
+        log.warning("queue sweep: cannot read the queue; lost-message check skipped", exc_info=True)
+        return []
+    return [(job_id, name) for job_id, name, task_id in rows if task_id not in queued]
 
 
 def flush_recorder(pulse: Any) -> None:

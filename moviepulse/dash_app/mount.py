@@ -14,6 +14,7 @@ from dash import Dash
 
 from moviepulse.dash_app import theme
 from moviepulse.dash_app.auth import guard_admin, no_store
+from moviepulse.dash_app.security import install_security_headers
 from moviepulse.dash_app.shell import layout, register_shell_callbacks
 
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
@@ -51,5 +52,6 @@ def init_dashboard(app: Any, pulse: Any) -> Dash:
     for cls in pulse.widgets:
         widget = widget_instance(pulse, cls)
         widget.register_callbacks(dash_app, widget.ids())
+    install_security_headers(app, dash_app)
     app.extensions[EXTENSION_KEY] = dash_app
     return dash_app
