@@ -68,7 +68,15 @@ def make_plugin_manager(
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if pm.is_blocked(ep.name) or pm.get_plugin(ep.name) is not None:
                 continue
-            _register(pm, ep.load(), ep.name, HOOK_API_VERSION, dist=ep.dist)
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # noqa: BLE001 - name the broken plugin instead of a bare ImportError
+                raise StartupError(
+                    f"Plugin {ep.name!r} (entry point {ep.value!r} of {getattr(ep.dist, 'name', '?')}) "
+                    f"could not be imported: {type(exc).__name__}: {exc}. Reinstall it, or block it with "
+                    f"MOVIEPULSE_BLOCKED_PLUGINS='[\"{ep.name}\"]'."
+                ) from exc
+            _register(pm, plugin, ep.name, HOOK_API_VERSION, dist=ep.dist)
     for name, plugin in extra_plugins:
         if not pm.is_blocked(name):
             _register(pm, plugin, name, HOOK_API_VERSION)

@@ -291,11 +291,12 @@ def test_production_differs_where_it_should(results, upstreams, tmp_path):
     name, url = fresh_postgres_database("mp_parity_guard")
     try:
         with pytest.raises(ConfigurationError) as info:
-            create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="", INSTANCE_PATH=str(tmp_path))
+            create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY="", INSTANCE_PATH=str(tmp_path),
+                       LOAD_ENTRYPOINT_PLUGINS=False)
         assert "SECRET_KEY" in str(info.value) and "TMDB_API_KEY" in str(info.value)
         app = create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=PROD_SECRET,
                          TMDB_API_KEY=PROD_TMDB_KEY, OMDB_API_KEY=PROD_OMDB_KEY, INSTANCE_PATH=str(tmp_path),
-                         REDIS_URL=fresh_redis_url())
+                         REDIS_URL=fresh_redis_url(), LOAD_ENTRYPOINT_PLUGINS=False)
         assert app.debug is False and app.config["SESSION_COOKIE_SECURE"] is True
         assert app.config["ENABLE_FAKE_UPSTREAMS"] is False
         result = app.test_cli_runner().invoke(args=["upstreams"])
