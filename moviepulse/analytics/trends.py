@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, or_, select, union_all
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from moviepulse.analytics.rollups import DAILY, rollup_state
@@ -19,23 +19,9 @@ from moviepulse.analytics.sqlutil import as_date, day_bounds, days_in, no_index
 from moviepulse.models.analytics import RollupMovieDaily, RollupMovieWeekly
 from moviepulse.models.base import utcnow
 from moviepulse.models.events import Event
-from moviepulse.models.movie import Movie
+from moviepulse.models.movie import Movie, movie_filters
 
 MAX_DAYS = 90
-
-
-def _movie_filters(type: str | None, genre: str | None, year_from: int | None, year_to: int | None) -> list[Any]:
-    conds: list[Any] = []
-    if type:
-        conds.append(Movie.type == type)
-    if genre:
-        escaped = genre.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace('"', '\\"')
-        conds.append(cast(Movie.genres, String).like(f'%"{escaped}"%', escape="\\"))
-    if year_from:
-        conds.append(Movie.year >= int(year_from))
-    if year_to:
-        conds.append(Movie.year <= int(year_to))
-    return conds
 
 
 def _item(movie: Any, clicks: int | None) -> dict[str, Any]:
@@ -100,7 +86,7 @@ def leaderboard(session: Session, *, days: int = 7, type: str | None = None, gen
     days = max(1, min(MAX_DAYS, int(days or 7)))
     limit = max(1, min(500, int(limit or 40)))
     start = today - timedelta(days=days - 1)
-    filters = _movie_filters(type, genre, year_from, year_to)
+    filters = movie_filters(type, genre, year_from, year_to)
     counts = click_counts_subquery(session, start, today)
     rows = session.execute(
         select(Movie, counts.c.clicks)

@@ -9,8 +9,9 @@ remembers its value, the source that gave it, the locale actually used and when.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, cast
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from moviepulse.models.base import Base, utcnow
@@ -86,3 +87,18 @@ class MovieField(Base):
     movie: Mapped[Movie] = relationship(back_populates="fields")
 
     __table_args__ = (Index("ix_movie_fields_source", "source", "locale"),)
+
+
+def movie_filters(type: str | None, genre: str | None, year_from: int | None, year_to: int | None) -> list[Any]:
+    """SQL conditions for the catalogue filters: type, genre (membership in the JSON list), year range."""
+    conds: list[Any] = []
+    if type:
+        conds.append(Movie.type == type)
+    if genre:
+        escaped = genre.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace('"', '\\"')
+        conds.append(cast(Movie.genres, String).like(f'%"{escaped}"%', escape="\\"))
+    if year_from:
+        conds.append(Movie.year >= int(year_from))
+    if year_to:
+        conds.append(Movie.year <= int(year_to))
+    return conds

@@ -17,16 +17,15 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from moviepulse.models.base import utcnow
-from moviepulse.models.events import Event
-from moviepulse.models.movie import Movie, MovieField
+from moviepulse.models.movie import Movie, MovieField, movie_filters
 from moviepulse.site.dbutil import raw_fetch
 from moviepulse.site.recommender import Candidate
 
@@ -213,42 +212,9 @@ def movie_detail(session: Session, movie_id: int) -> MovieDetail | None:
 
 # -- trends ----------------------------------------------------------------------------------
 
-def _fallback_leaderboard(session: Session, *, days: int, type: str | None, genre: str | None,
-                          year_from: int | None, year_to: int | None, limit: int) -> list[dict[str, Any]]:
-    """Clicks per movie over the last ``days`` days from raw events (used when analytics is absent)."""
-    start = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    conds = movie_filters(type, genre, year_from, year_to)
-    clicks = (select(Event.movie_id, func.count().label("clicks"))
-              .where(Event.type == "click", Event.event_time >= start, Event.is_bot.is_not(True))
-              .group_by(Event.movie_id).subquery())
-    rows = session.execute(select(Movie, clicks.c.clicks).join(clicks, clicks.c.movie_id == Movie.id)
-                           .where(*conds).order_by(clicks.c.clicks.desc(), Movie.id).limit(limit)).all()
-    if not rows:
-        rows = [(m, None) for m in session.execute(
-            select(Movie).where(*conds).order_by(Movie.weighted_score.desc(), Movie.id).limit(limit)).scalars()]
-    return [{"movie_id": m.id, "title": m.title, "year": m.year, "type": m.type, "genres": list(m.genres or []),
-             "imdb_rating": m.imdb_rating, "imdb_votes": m.imdb_votes, "poster_path": m.poster_path,
-             "weighted_score": m.weighted_score, "clicks": None if c is None else int(c)} for m, c in rows]
-
-
-def movie_filters(type: str | None, genre: str | None, year_from: int | None, year_to: int | None) -> list[Any]:
-    """SQL conditions for the type / genre (JSON list membership) / year-range filters."""
-    conds: list[Any] = []
-    if type:
-        conds.append(Movie.type == type)
-    if genre:
-        escaped = genre.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").replace('"', '\\"')
-        conds.append(cast(Movie.genres, String).like(f'%"{escaped}"%', escape="\\"))
-    if year_from:
-        conds.append(Movie.year >= int(year_from))
-    if year_to:
-        conds.append(Movie.year <= int(year_to))
-    return conds
-
-
 def leaderboard(session: Session, *, days: int = 7, type: str | None = None, genre: str | None = None,
                 year_from: int | None = None, year_to: int | None = None, limit: int = 40) -> list[dict[str, Any]]:
-    """The trends leaderboard (analytics' ``leaderboard`` when installed), cached for a short while."""
+    """The trends leaderboard (``moviepulse.analytics.trends.leaderboard``), cached ``SITE_TRENDS_CACHE_SECONDS``."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cache = _cache(app)
     key = (days, type, genre, year_from, year_to, limit, utcnow().date())
@@ -257,12 +223,9 @@ def leaderboard(session: Session, *, days: int = 7, type: str | None = None, gen
               "limit": limit}
 
     def compute(s: Session) -> list[dict[str, Any]]:
-        try:
-            from moviepulse.analytics.trends import leaderboard as analytics_leaderboard
-        except ImportError:
-            analytics_leaderboard = None
-        items = (analytics_leaderboard(s, **kwargs) if analytics_leaderboard is not None
-                 else _fallback_leaderboard(s, **kwargs))
+        from moviepulse.analytics.trends import leaderboard as analytics_leaderboard
+
+        items = analytics_leaderboard(s, **kwargs)
         with cache.lock:
             if len(cache.trends) > 256:
                 cache.trends.clear()
