@@ -15,6 +15,8 @@ from sqlalchemy import Date, DateTime
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from moviepulse.core.db import real_session  # noqa: F401  (re-exported for this package)
+
 
 class hour_bucket(FunctionElement):  # noqa: N801 - reads like a SQL function
     """The start of the hour of a DATETIME column."""
@@ -115,14 +117,3 @@ def not_bot(col: ColumnElement[Any]) -> ColumnElement[bool]:
 
 def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def real_session(session: Any) -> Any:
-    """The ``Session`` behind a ``scoped_session`` (``db.session``).
-
-    ``core.db.is_sqlite`` only recognises a plain ``Session``; given ``db.session`` it fails, so
-    analytics code unwraps it before calling ``write_transaction``.
-    """
-    from sqlalchemy.orm import scoped_session
-
-    return session() if isinstance(session, scoped_session) else session

@@ -34,6 +34,11 @@ def install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int = 5000) -> None:
         cur.close()
 
 
+def real_session(session: Session | scoped_session[Any]) -> Session:
+    """The ``Session`` behind ``db.session`` (or ``session`` itself), for DBAPI-level access."""
+    return session() if isinstance(session, scoped_session) else session
+
+
 def is_sqlite(session_or_engine: Session | scoped_session[Any] | Engine) -> bool:
     """True when the session (plain or scoped, e.g. ``db.session``) or engine talks to SQLite."""
     bind = session_or_engine.get_bind() if hasattr(session_or_engine, "get_bind") else session_or_engine

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session, scoped_session
-
-
-def real_session(session: Any) -> Session:
-    """The ``Session`` behind ``db.session`` (or ``session`` itself)."""
-    return session() if isinstance(session, scoped_session) else session
+from moviepulse.core.db import real_session  # noqa: F401  (re-exported for this package)
 
 
 def raw_fetch(session: Any, sql: str, params: tuple[Any, ...] | list[Any]) -> list[tuple[Any, ...]]:

@@ -15,9 +15,13 @@ from typing import Any
 
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import Session
 
-from moviepulse.core.db import is_sqlite, write_transaction
+from moviepulse.core.db import (
+    is_sqlite,
+    real_session,  # noqa: F401  (re-exported for this package)
+    write_transaction,
+)
 from moviepulse.models.ssr import (
     SsrAudit,
     SsrFingerprint,
@@ -37,10 +41,6 @@ def minute_dt(epoch_minute: int) -> datetime:
     """Naive UTC datetime of an epoch minute."""
     return datetime.fromtimestamp(epoch_minute * 60, UTC).replace(tzinfo=None)
 
-
-def real_session(session: Session | scoped_session[Session]) -> Session:
-    """The ``Session`` behind ``db.session`` (``core.db.is_sqlite`` only accepts a real one)."""
-    return session() if isinstance(session, scoped_session) else session
 
 
 def write_snapshot(session: Session, snap: Snapshot) -> dict[str, int]:
