@@ -3,7 +3,7 @@
 import importlib
 
 #: Run order of ``python -m bench`` (cheap, self-contained benchmarks first).
-ORDER = ("datagen", "ingest", "ingest_server", "sketch", "audit", "ssr_middleware", "pages", "queries", "rollup", "upstream",
+ORDER = ("datagen", "ingest", "ingest_server", "sketch", "audit", "ssr_middleware", "pages", "queries", "queries_pg", "rollup", "upstream",
          "browser", "memory")
 
 for _name in ORDER:

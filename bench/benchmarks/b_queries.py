@@ -13,7 +13,8 @@ On the seeded data set (``--quick``: 200,000 events), with every day rolled up f
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 
 from bench import common
 from bench.benchmarks.b_rollup import dataset_days, dataset_size, day_text
@@ -54,26 +55,12 @@ def ensure_rollups(ctx: Context, app, path: str) -> None:
         db.session.remove()
 
 
-@benchmark("queries", title="Dashboard queries vs the naive raw GROUP BY", issue="issue 5")
-def build(ctx: Context) -> Plan:
-    queries = common.require("moviepulse.analytics.queries", what="moviepulse.analytics.queries")
-    common.require("moviepulse.analytics.rollups", "rollup_state", "moviepulse.analytics.rollups.rollup_state")
-    n = dataset_size(ctx)
-    path = common.dataset(ctx, n)
-    app = common.make_app(path)
-    ensure_rollups(ctx, app, path)
+def widget_cases(ctx: Context, queries, app, start: date, end: date, naive: Callable[[], float],
+                 notes: list[str]) -> tuple[list[Case], list[Target], dict[str, str]]:
+    """The two cases and the targets of this benchmark for ``app`` (whichever database it is on);
+    ``naive()`` times one naive raw GROUP BY. Returns ``(cases, targets, states)``, ``states`` filled
+    while the cases run (each widget's reported ``state``)."""
     from moviepulse.extensions import db
-
-    first, last = dataset_days(path)
-    end = last - timedelta(days=1)
-    start = end - timedelta(days=29)
-    con = common.app_connection(path)
-    notes = [f"data set: {n:,} events {first} .. {last}; window {start} .. {end} (30 days)"]
-
-    def naive() -> float:
-        t = time.perf_counter()
-        con.execute(NAIVE_CTR_SQL, (day_text(start), day_text(end + timedelta(days=1)))).fetchall()
-        return (time.perf_counter() - t) * 1000
 
     def call(name: str, audience: str):
         func = getattr(queries, name)
@@ -119,6 +106,30 @@ def build(ctx: Context) -> Plan:
     for v in variants[1:]:
         targets.append(Target(f"{v.name} p95 (ms)", lambda r, n=v.name: r[widgets.name][n].p95, 50.0, "<=",
                               "issue 5"))
+    return [line, widgets], targets, states
+
+
+@benchmark("queries", title="Dashboard queries vs the naive raw GROUP BY", issue="issue 5")
+def build(ctx: Context) -> Plan:
+    queries = common.require("moviepulse.analytics.queries", what="moviepulse.analytics.queries")
+    common.require("moviepulse.analytics.rollups", "rollup_state", "moviepulse.analytics.rollups.rollup_state")
+    n = dataset_size(ctx)
+    path = common.dataset(ctx, n)
+    app = common.make_app(path)
+    ensure_rollups(ctx, app, path)
+
+    first, last = dataset_days(path)
+    end = last - timedelta(days=1)
+    start = end - timedelta(days=29)
+    con = common.app_connection(path)
+    notes = [f"data set: {n:,} events {first} .. {last}; window {start} .. {end} (30 days)"]
+
+    def naive() -> float:
+        t = time.perf_counter()
+        con.execute(NAIVE_CTR_SQL, (day_text(start), day_text(end + timedelta(days=1)))).fetchall()
+        return (time.perf_counter() - t) * 1000
+
+    cases, targets, states = widget_cases(ctx, queries, app, start, end, naive, notes)
 
     def cleanup() -> None:
         con.close()
@@ -126,6 +137,6 @@ def build(ctx: Context) -> Plan:
         if states:
             notes.append("states: " + ", ".join(f"{k}={v}" for k, v in sorted(states.items())))
 
-    notes.append("not measured yet: the same on PostgreSQL")
-    return Plan(cases=[line, widgets], targets=targets, cleanup=cleanup, notes=notes,
+    notes.append("the same on PostgreSQL: the queries_pg benchmark")
+    return Plan(cases=cases, targets=targets, cleanup=cleanup, notes=notes,
                 params={"dataset_events": n, "from": str(start), "to": str(end)})
