@@ -187,23 +187,46 @@ def _classify_script(raw: bytes) -> int:
 _IMG_MATCH = (b"", b"", b"", b"", b"")
 
 
-def count_html(body: bytes) -> AuditCounts:
-    """One pass over ``body``; see the module docstring for what each count means."""
-    meta = og = ld = blocking = 0
+def scan_python(body: bytes) -> tuple[int, list[bytes], list[bytes]]:
+    """The tokenizer in pure Python (the specification): images, meta and script attribute texts."""
     found = _SCAN.findall(body)
-    img = found.count(_IMG_MATCH)
+    metas: list[bytes] = []
+    scripts: list[bytes] = []
     for _bang, raw_tag, raw_attrs, meta_tag, meta_attrs in filter(_IMG_MATCH.__ne__, found):
         if meta_tag:
-            meta += 1
-            if b"og:" in meta_attrs and _is_og(meta_attrs):
-                og += 1
+            metas.append(meta_attrs)
         elif len(raw_tag) == 6 and raw_tag.lower() == b"script":
-            kind = _script_kind(raw_attrs)
-            if kind == 2:
-                ld += 1
-            elif kind == 1:
-                blocking += 1
-    return AuditCounts(len(body), meta, og, ld, img, blocking)
+            scripts.append(raw_attrs)
+    return found.count(_IMG_MATCH), metas, scripts
+
+
+try:  # the same tokenizer in C (moviepulse/ssr/_scan.c), built when a compiler is available
+    from moviepulse.ssr._scan import scan as _scan_c
+except ImportError:  # pragma: no cover - depends on the build
+    _scan_c = None
+
+#: The tokenizer in use: ``"c"`` or ``"python"`` (identical results; a differential test keeps them so).
+SCANNER = "c" if _scan_c is not None else "python"
+scan = _scan_c or scan_python
+
+
+def counts_from_scan(size: int, images: int, metas: list[bytes], scripts: list[bytes]) -> AuditCounts:
+    og = ld = blocking = 0
+    for attrs in metas:
+        if b"og:" in attrs and _is_og(attrs):
+            og += 1
+    for attrs in scripts:
+        kind = _script_kind(attrs)
+        if kind == 2:
+            ld += 1
+        elif kind == 1:
+            blocking += 1
+    return AuditCounts(size, len(metas), og, ld, images, blocking)
+
+
+def count_html(body: bytes) -> AuditCounts:
+    """One pass over ``body``; see the module docstring for what each count means."""
+    return counts_from_scan(len(body), *scan(body))
 
 
 def score_counts(counts: AuditCounts, rules: ScoreRules | None = None) -> Audit:

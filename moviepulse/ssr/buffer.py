@@ -13,12 +13,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from moviepulse.ssr.sketch import LatencySketch
 
 UPSTREAM_COUNTERS = ("requests", "retries", "rate_limited", "budget_exhausted", "breaker_opened")
+#: Columns of a buffered audit (``ssr_audits`` without its id), in the order of the hot path's tuples.
+AUDIT_COLUMNS = ("recorded_at", "route", "path", "method", "status", "server_ms", "locale", "variant",
+                 "request_id", "self_crawl", "html_bytes", "meta_count", "og_count", "ldjson_count",
+                 "img_count", "blocking_scripts", "score", "failing")
+_EPOCH = date(1970, 1, 1)
 
 
 class RouteAgg:
@@ -111,10 +116,51 @@ class FingerprintHit:
         self.days |= other.days
 
 
+class CheckTally:
+    """Occurrences of one failing score check on one route since the last flush, kept as cheaply as
+    the hot path allows (epoch seconds, day numbers, the last sample's raw values); turned into a
+    :class:`FingerprintHit` when the buffer is taken."""
+
+    __slots__ = ("check", "route", "count", "first_ts", "last_ts", "days", "sample")
+
+    def __init__(self, check: str, route: str) -> None:
+        self.check = check
+        self.route = route
+        self.count = 0
+        self.first_ts = 0.0
+        self.last_ts = 0.0
+        self.days: set[int] = set()
+        self.sample: tuple = ()
+
+    def seen(self, ts: float, sample: tuple) -> None:
+        if not self.count or ts < self.first_ts:
+            self.first_ts = ts
+        if ts >= self.last_ts:
+            self.last_ts = ts
+            self.sample = sample
+        self.count += 1
+        self.days.add(int(ts // 86400))
+
+    def to_hit(self, fingerprint: str, factory: Callable[[], FingerprintHit]) -> FingerprintHit:
+        hit = factory()
+        rid, path, locale, score, counts = self.sample
+        hit.count = self.count
+        hit.first_seen = _naive_utc(self.first_ts)
+        hit.last_seen = _naive_utc(self.last_ts)
+        hit.days = {_EPOCH + timedelta(days=d) for d in self.days}
+        hit.sample = {"request_id": rid, "path": path, "locale": locale, "score": score,
+                      "counts": counts.as_dict() if hasattr(counts, "as_dict") else dict(counts)}
+        return hit
+
+
+def _naive_utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+
+
 @dataclass
 class Snapshot:
     routes: dict[tuple[str, int], RouteAgg] = field(default_factory=dict)
-    audits: list[dict[str, Any]] = field(default_factory=list)
+    audits: list[tuple | dict[str, Any]] = field(default_factory=list)  # AUDIT_COLUMNS tuples or dicts
     fingerprints: dict[str, FingerprintHit] = field(default_factory=dict)
     upstream: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
     breakers: dict[str, tuple[str, datetime]] = field(default_factory=dict)  # upstream -> (state, at)
@@ -133,6 +179,7 @@ class TelemetryBuffer:
         self.last_take = time.monotonic()
         self.max_audits = max_audits
         self.dropped_audits = 0
+        self.tallies: dict[str, tuple[CheckTally, Callable[[str, str], FingerprintHit]]] = {}
 
     # -- recording (hot path) --------------------------------------------------------
     def record_request(self, route: str, epoch_minute: int, ms: float, status: int, apdex_t_ms: float,
@@ -147,7 +194,9 @@ class TelemetryBuffer:
                 agg.add_score(score)
             self.pending += 1
 
-    def record_audit(self, row: dict[str, Any]) -> None:
+    def record_audit(self, row: tuple | dict[str, Any]) -> None:
+        """One sampled audit: a tuple in ``AUDIT_COLUMNS`` order (``recorded_at`` as epoch seconds,
+        ``failing`` a sequence of check names), or a dict of the same columns (defaults may be left out)."""
         with self.lock:
             if len(self.snap.audits) >= self.max_audits:
                 self.dropped_audits += 1
@@ -163,14 +212,20 @@ class TelemetryBuffer:
                 existing.merge(hit)
             self.pending += 1
 
-    def record_occurrence(self, fingerprint: str, at: datetime, sample: dict[str, Any],
-                          factory: Callable[[], FingerprintHit]) -> None:
-        """One more occurrence of ``fingerprint``; ``factory`` builds the hit only when it is new."""
+    def record_checks(self, checks: Any, route: str, ts: float, sample: tuple,
+                      fingerprint: Callable[[str, str], str],
+                      factory: Callable[[str, str], FingerprintHit]) -> None:
+        """One occurrence of each failing score check in ``checks`` on ``route`` at epoch ``ts``;
+        ``sample`` is (request id, path, locale, score, counts). ``fingerprint(check, route)`` gives
+        the key and ``factory(check, route)`` builds the hit when the buffer is taken."""
         with self.lock:
-            hit = self.snap.fingerprints.get(fingerprint)
-            if hit is None:
-                hit = self.snap.fingerprints[fingerprint] = factory()
-            hit.seen(at, sample)  # rides along with its audit: not counted towards a size flush
+            tallies = self.tallies
+            for check in checks:
+                fp = fingerprint(check, route)
+                tally = tallies.get(fp)
+                if tally is None:
+                    tally = tallies[fp] = (CheckTally(check, route), factory)
+                tally[0].seen(ts, sample)  # rides along with its audit: not counted towards a size flush
 
     def record_upstream(self, upstream: str, epoch_minute: int, counter: str, n: int = 1) -> None:
         with self.lock:
@@ -193,9 +248,17 @@ class TelemetryBuffer:
     def take(self) -> Snapshot:
         with self.lock:
             snap, self.snap = self.snap, Snapshot()
+            tallies, self.tallies = self.tallies, {}
             self.pending = 0
             self.last_take = time.monotonic()
-            return snap
+        for fp, (tally, factory) in tallies.items():  # outside the lock: requests keep recording
+            hit = tally.to_hit(fp, lambda f=factory, t=tally: f(t.check, t.route))
+            existing = snap.fingerprints.get(fp)
+            if existing is None:
+                snap.fingerprints[fp] = hit
+            else:
+                existing.merge(hit)
+        return snap
 
     def restore(self, snap: Snapshot) -> None:
         """Merge a snapshot that could not be written back in (older data first)."""

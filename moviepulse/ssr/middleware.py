@@ -20,7 +20,6 @@ Views and other code may call :func:`request_info` for the request's attributes.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -171,14 +170,15 @@ def install(app: Flask) -> SsrRuntime:
         score = None
         self_crawl = SELF_CRAWL_KEY in environ
         if monitored:
+            now = _time()
             rate = decision.sample_rate
             if (rate > 0.0 or self_crawl) and 200 <= status < 300 and not (
                     response.direct_passthrough or response.is_streamed):
                 rid = g.get("request_id")
                 if self_crawl or sampled(rid, rate):
                     audited = True
-                    score = _audit(rt, response, route, ms, status, rid, self_crawl)
-            rt.buffer.record_request(route, int(_time() // 60), ms, status, rt.apdex_t_ms, score)
+                    score = _audit(rt, req, response, route, ms, status, rid, self_crawl, now)
+            rt.buffer.record_request(route, int(now // 60), ms, status, rt.apdex_t_ms, score)
             rt.after_record()
         if rt.access_log and access_log.isEnabledFor(logging.INFO):
             _log_line(method, route, status, ms, monitored, audited, score, response, self_crawl)
@@ -205,26 +205,28 @@ def _is_html(response: Response) -> bool:
     return response.mimetype == "text/html"
 
 
-def _audit(rt: SsrRuntime, response: Response, route: str, ms: float, status: int, rid: str | None,
-           self_crawl: bool) -> int:
-    audit = audit_html(response.get_data(), rt.rules)
-    now = utcnow()
+def _body(response: Response) -> bytes:
+    """The body bytes, without the copy ``get_data()`` makes when it is one bytes chunk already."""
+    chunks = response.response
+    if type(chunks) is list and len(chunks) == 1 and type(chunks[0]) is bytes:
+        return chunks[0]
+    return response.get_data()
+
+
+def _audit(rt: SsrRuntime, req: Any, response: Response, route: str, ms: float, status: int, rid: str | None,
+           self_crawl: bool, now: float) -> int:
+    """Audit the body and buffer the result as plain values (rows and fingerprints are built at flush)."""
+    audit = audit_html(_body(response), rt.rules)
     c = audit.counts
     locale = request_locale()
-    rt.buffer.record_audit({
-        "recorded_at": now, "route": route, "path": request.path[:512], "method": request.method,
-        "status": status, "server_ms": round(ms, 3), "locale": locale, "variant": request_variant(),
-        "request_id": rid, "self_crawl": self_crawl, "html_bytes": c.html_bytes, "meta_count": c.meta,
-        "og_count": c.og, "ldjson_count": c.ldjson, "img_count": c.img, "blocking_scripts": c.blocking,
-        "score": audit.score, "failing": audit.failing,
-    })
-    if audit.penalties:
-        context = {"request_id": rid, "path": request.path, "locale": locale, "score": audit.score,
-                   "counts": c.as_dict()}
-        record = rt.buffer.record_occurrence
-        for check in audit.penalties:
-            factory = functools.partial(new_check_hit, check, route)
-            record(check_fingerprint(check, route), now, context, factory)
+    path = req.path
+    penalties = audit.penalties
+    rt.buffer.record_audit((now, route, path[:512], req.method, status, round(ms, 3), locale, request_variant(),
+                            rid, self_crawl, c.html_bytes, c.meta, c.og, c.ldjson, c.img, c.blocking, audit.score,
+                            tuple(penalties)))
+    if penalties:
+        rt.buffer.record_checks(penalties, route, now, (rid, path, locale, audit.score, c), check_fingerprint,
+                                new_check_hit)
     return audit.score
 
 

@@ -13,7 +13,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,12 +29,14 @@ from moviepulse.models.ssr import (
     SsrUpstreamMinute,
     SsrUpstreamState,
 )
-from moviepulse.ssr.buffer import UPSTREAM_COUNTERS, RouteAgg, Snapshot
+from moviepulse.ssr.buffer import AUDIT_COLUMNS, UPSTREAM_COUNTERS, RouteAgg, Snapshot
 from moviepulse.ssr.sketch import LatencySketch
 
 log = logging.getLogger("moviepulse.ssr")
 _AUDIT_DEFAULTS: dict[str, Any] = {"method": "GET", "locale": None, "variant": None, "request_id": None,
                                    "self_crawl": False, "failing": []}
+_AUDIT_TABLE = SsrAudit.__table__
+_INSERT_AUDITS: dict[str, str] = {}  # paramstyle -> INSERT statement
 
 
 def minute_dt(epoch_minute: int) -> datetime:
@@ -66,15 +68,49 @@ def _write(session: Session, snap: Snapshot) -> dict[str, int]:
     if snap.routes:
         written["routes"] = _write_routes(session, snap.routes)
     if snap.audits:
-        rows = [{**_AUDIT_DEFAULTS, **row} for row in snap.audits]  # executemany needs uniform keys
-        session.connection().execute(insert(SsrAudit.__table__), rows)  # Core: no ORM bulk overhead
-        written["audits"] = len(snap.audits)
+        written["audits"] = _write_audits(session, snap.audits)
     if snap.fingerprints:
         written["fingerprints"] = _write_fingerprints(session, snap)
     if snap.upstream or snap.breakers:
         written["upstream"] = _write_upstream(session, snap)
     session.flush()
     return written
+
+
+def _audit_tuple(row: tuple | dict[str, Any]) -> tuple:
+    """A buffered audit as a tuple in ``AUDIT_COLUMNS`` order with ``recorded_at`` a naive UTC datetime.
+
+    The middleware buffers tuples with the epoch seconds (cheap on the hot path); a dict (tests,
+    tools) may leave out the columns that have defaults."""
+    if isinstance(row, dict):
+        full = {**_AUDIT_DEFAULTS, **row}
+        return tuple(full[name] for name in AUDIT_COLUMNS)
+    ts = row[0]
+    return (datetime.fromtimestamp(ts, UTC).replace(tzinfo=None), *row[1:]) if isinstance(ts, float) else row
+
+
+def _write_audits(session: Session, audits: list) -> int:
+    """One ``executemany`` of plain tuples through the driver; each value goes through the column
+    type's own bind processor, so the stored form is exactly what the ORM would write."""
+    conn = session.connection()
+    dialect = conn.dialect
+    sql = _INSERT_AUDITS.get(dialect.paramstyle)
+    if sql is None:
+        marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(AUDIT_COLUMNS))
+        sql = _INSERT_AUDITS[dialect.paramstyle] = (
+            f"INSERT INTO {_AUDIT_TABLE.name} ({', '.join(AUDIT_COLUMNS)}) VALUES ({marks})")
+    procs = [(i, p) for i, name in enumerate(AUDIT_COLUMNS)
+             if (p := _AUDIT_TABLE.c[name].type._cached_bind_processor(dialect)) is not None]
+    rows = []
+    for raw in audits:
+        values = list(_audit_tuple(raw))
+        values[-1] = list(values[-1] or ())  # failing: a JSON list
+        for i, proc in procs:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        rows.append(tuple(values))
+    conn.exec_driver_sql(sql, rows)
+    return len(rows)
 
 
 def _write_routes(session: Session, routes: dict[tuple[str, int], RouteAgg]) -> int:

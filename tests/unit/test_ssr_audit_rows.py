@@ -1,0 +1,97 @@
+"""Sampled audits and score-check fingerprints: buffered as plain values on the hot path, stored
+exactly as the ORM would store them — on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from flask import Response
+from sqlalchemy import select
+
+from moviepulse.extensions import db
+from moviepulse.models.base import utcnow
+from moviepulse.models.ssr import SsrAudit, SsrFingerprint
+from moviepulse.ssr.fingerprints import check_fingerprint
+from moviepulse.ssr.runtime import runtime
+
+PG_URL = os.environ.get("MOVIEPULSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# One blocking script, no JSON-LD, one OpenGraph tag, two images.
+PAGE = (b'<!doctype html><html><head><title>t</title><meta property="og:title" content="x">'
+        b'<script src="/a.js"></script></head><body><img src=1><IMG src=2></body></html>')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request, make_app):
+    overrides = {"SSR_SAMPLE_RATE": 1.0, "SSR_ACCESS_LOG": False}
+    schema = None
+    if request.param == "postgresql":
+        psycopg = pytest.importorskip("psycopg")
+        plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+        schema = f"mp_ssr_{uuid.uuid4().hex[:10]}"
+        try:
+            with psycopg.connect(plain, connect_timeout=3, autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+        except psycopg.OperationalError as exc:
+            pytest.skip(f"PostgreSQL not reachable: {exc}")
+        sep = "&" if "?" in PG_URL else "?"
+        overrides["SQLALCHEMY_DATABASE_URI"] = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    flask_app = make_app(only_plugins=["core", "ssr", "playbooks"], **overrides)
+    flask_app.add_url_rule("/en/page/<int:n>", "page", lambda n: Response(PAGE, mimetype="text/html"))
+    yield flask_app
+    if schema is not None:
+        with flask_app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_audits_and_check_fingerprints_round_trip(app):
+    client = app.test_client()
+    before = utcnow()
+    rids = []
+    for n in (1, 2):
+        resp = client.get(f"/en/page/{n}", headers={"X-Request-ID": f"req-{n}-{uuid.uuid4().hex[:6]}"})
+        assert resp.status_code == 200 and resp.data == PAGE
+        rids.append(resp.headers["X-Request-ID"])
+    rt = runtime(app)
+    rt.buffer.record_audit({"recorded_at": datetime(2026, 1, 2, 3, 4, 5), "route": "/manual", "path": "/m",
+                            "status": 200, "server_ms": 1.5, "html_bytes": 10, "meta_count": 0, "og_count": 0,
+                            "ldjson_count": 0, "img_count": 0, "blocking_scripts": 0, "score": 80,
+                            "failing": ["missing_jsonld", "low_og"]})
+    written = rt.flush()
+    after = utcnow()
+    assert written["audits"] == 3
+    with app.app_context():
+        audits = db.session.scalars(select(SsrAudit).order_by(SsrAudit.id)).all()
+        served, manual = audits[:2], audits[2]
+        for row, n, rid in zip(served, (1, 2), rids, strict=True):
+            assert (row.route, row.path, row.method, row.status, row.locale, row.request_id, row.self_crawl) == (
+                "/en/page/<int:n>", f"/en/page/{n}", "GET", 200, None, rid, False)
+            assert (row.html_bytes, row.meta_count, row.og_count, row.ldjson_count, row.img_count,
+                    row.blocking_scripts) == (len(PAGE), 1, 1, 0, 2, 1)
+            assert row.score == 100 - 5 - 10 - 10
+            assert row.failing == ["blocking_scripts", "missing_jsonld", "low_og"]
+            assert before - timedelta(seconds=1) <= row.recorded_at <= after + timedelta(seconds=1)
+            assert isinstance(row.server_ms, float) and row.server_ms >= 0
+        assert (manual.recorded_at, manual.method, manual.variant, manual.self_crawl, manual.failing) == (
+            datetime(2026, 1, 2, 3, 4, 5), "GET", None, False, ["missing_jsonld", "low_og"])
+        fps = {fp.kind: fp for fp in db.session.scalars(select(SsrFingerprint)).all()}
+        assert set(fps) == {"score.blocking_scripts", "score.missing_jsonld", "score.low_og"}
+        for check in ("blocking_scripts", "missing_jsonld", "low_og"):
+            fp = fps[f"score.{check}"]
+            assert fp.fingerprint == check_fingerprint(check, "/en/page/<int:n>")
+            assert (fp.count, fp.days_seen, fp.status, fp.route) == (2, 1, "new", "/en/page/<int:n>")
+            assert fp.first_seen <= fp.last_seen and fp.last_day == fp.last_seen.date()
+            assert fp.sample == {"request_id": rids[1], "path": "/en/page/2", "locale": None, "score": 75,
+                                 "counts": {"html_bytes": len(PAGE), "meta_count": 1, "og_count": 1,
+                                            "ldjson_count": 0, "img_count": 2, "blocking_scripts": 1}}
+    # A later flush merges into the same fingerprints.
+    client.get("/en/page/3")
+    rt.flush()
+    with app.app_context():
+        assert db.session.scalar(select(SsrFingerprint.count).where(
+            SsrFingerprint.kind == "score.low_og")) == 3
