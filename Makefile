@@ -6,7 +6,7 @@ STAMP   := .venv/.installed-stamp
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml moviepulse/ssr/_scan.c
 	bash scripts/bootstrap.sh
 	@touch $(STAMP)
 

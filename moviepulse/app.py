@@ -144,11 +144,13 @@ def _init_core_services(app: Flask, pulse: MoviePulse) -> None:
     from moviepulse.core.observability import Prom, configure_logging
     from moviepulse.core.redact import register_secret
     from moviepulse.core.requestctx import init_request_context
+    from moviepulse.core.sessions import CachedSerializerSessionInterface
     from moviepulse.extensions import db, login_manager
 
     app.extensions["moviepulse.prom"] = Prom()
     configure_logging(app)
     init_request_context(app)
+    app.session_interface = CachedSerializerSessionInterface()
     register_secret(app.config.get("SECRET_KEY"))
     for setting in pulse.settings:
         if setting.secret:

@@ -9,4 +9,5 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,bench]' 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import moviepulse, flask, dash, huey" || { echo "bootstrap: install failed" >&2; exit 1; }
+.venv/bin/python -c "from moviepulse.ssr.audit import SCANNER; print(f\"bootstrap: HTML audit scanner: {SCANNER}\")"
 touch .venv/.installed-stamp

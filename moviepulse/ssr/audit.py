@@ -19,8 +19,8 @@ Counts agree with a real HTML parser (selectolax/lexbor) on the corpus in the te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 
 def _ci(word: str) -> str:
@@ -60,9 +60,8 @@ _LD_TYPE = b"application/ld+json"
 CHECKS = ("blocking_scripts", "missing_jsonld", "low_og", "oversized_html", "excess_images")
 
 
-@dataclass(frozen=True)
-class AuditCounts:
-    """What one HTML body contains."""
+class AuditCounts(NamedTuple):
+    """What one HTML body contains (a named tuple: built on every sampled request)."""
 
     html_bytes: int
     meta: int
@@ -117,11 +116,10 @@ class ScoreRules:
         return "warning" if score >= self.warning else "failing"
 
 
-@dataclass(frozen=True)
-class Audit:
+class Audit(NamedTuple):
     counts: AuditCounts
     score: int
-    penalties: dict[str, int] = field(default_factory=dict)  # failing check -> points taken
+    penalties: dict[str, int]  # failing check -> points taken
 
     @property
     def failing(self) -> list[str]:

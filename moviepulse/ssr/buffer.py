@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -117,9 +116,8 @@ class FingerprintHit:
 
 
 class CheckTally:
-    """Occurrences of one failing score check on one route since the last flush, kept as cheaply as
-    the hot path allows (epoch seconds, day numbers, the last sample's raw values); turned into a
-    :class:`FingerprintHit` when the buffer is taken."""
+    """Occurrences of one failing score check on one route, counted from the buffered audits
+    (epoch seconds, day numbers, the last sample's values) and turned into a :class:`FingerprintHit`."""
 
     __slots__ = ("check", "route", "count", "first_ts", "last_ts", "days", "sample")
 
@@ -141,15 +139,15 @@ class CheckTally:
         self.count += 1
         self.days.add(int(ts // 86400))
 
-    def to_hit(self, fingerprint: str, factory: Callable[[], FingerprintHit]) -> FingerprintHit:
-        hit = factory()
+    def to_hit(self, hit: FingerprintHit) -> FingerprintHit:
+        """Fill the empty ``hit`` with these occurrences."""
         rid, path, locale, score, counts = self.sample
         hit.count = self.count
         hit.first_seen = _naive_utc(self.first_ts)
         hit.last_seen = _naive_utc(self.last_ts)
         hit.days = {_EPOCH + timedelta(days=d) for d in self.days}
         hit.sample = {"request_id": rid, "path": path, "locale": locale, "score": score,
-                      "counts": counts.as_dict() if hasattr(counts, "as_dict") else dict(counts)}
+                      "counts": counts}
         return hit
 
 
@@ -170,37 +168,46 @@ class Snapshot:
 
 
 class TelemetryBuffer:
-    """Thread-safe accumulation between flushes (one per process and app)."""
+    """Thread-safe accumulation between flushes (one per process and app).
+
+    The request path only appends plain tuples (a request; a sampled audit) under an uncontended
+    lock; :meth:`take` folds them into per-route-minute aggregates and score-check fingerprints in
+    one tight loop, off the request path. Same results, a fraction of the per-request cost: the
+    folding code stays hot in the CPU caches instead of being re-entered cold between two pages.
+    """
 
     def __init__(self, max_audits: int = 10_000) -> None:
         self.lock = threading.Lock()
         self.snap = Snapshot()
-        self.pending = 0  # requests, exceptions and signals recorded since the last take() (audits ride along)
+        self.requests: list[tuple[str, int, float, int, float, int | None]] = []  # not folded yet
+        self.signals = 0  # exceptions and upstream signals recorded since the last take()
         self.last_take = time.monotonic()
         self.max_audits = max_audits
         self.dropped_audits = 0
-        self.tallies: dict[str, tuple[CheckTally, Callable[[str, str], FingerprintHit]]] = {}
+        self.due_items = 5000  # the runtime sets these from SSR_FLUSH_MAX_ITEMS and SSR_FLUSH_INTERVAL_SECONDS
+        self.due_seconds = 10.0
+
+    @property
+    def pending(self) -> int:
+        """Requests, exceptions and signals recorded since the last take() (audits ride along)."""
+        return len(self.requests) + self.signals
 
     # -- recording (hot path) --------------------------------------------------------
     def record_request(self, route: str, epoch_minute: int, ms: float, status: int, apdex_t_ms: float,
-                       score: int | None = None) -> None:
-        key = (route, epoch_minute)
+                       score: int | None = None) -> bool:
+        """Count one request. True when the runtime should look at flushing: the first request since
+        the last flush (the flusher may need starting), ``due_items`` pending, or ``due_seconds`` passed."""
         with self.lock:
-            agg = self.snap.routes.get(key)
-            if agg is None:
-                agg = self.snap.routes[key] = RouteAgg()
-            agg.add(ms, status, apdex_t_ms)
-            if score is not None:
-                agg.add_score(score)
-            self.pending += 1
+            requests = self.requests
+            requests.append((route, epoch_minute, ms, status, apdex_t_ms, score))
+            pending = len(requests) + self.signals
+        return pending >= self.due_items or pending == 1 or time.monotonic() - self.last_take >= self.due_seconds
 
     def record_audit(self, row: tuple | dict[str, Any]) -> None:
         """One sampled audit: a tuple in ``AUDIT_COLUMNS`` order (``recorded_at`` as epoch seconds,
-        ``failing`` a sequence of check names), or a dict of the same columns (defaults may be left out)."""
+        ``failing`` a sequence of check names; its failing checks become fingerprint occurrences when
+        the buffer is taken), or a dict of the same columns (defaults may be left out; no fingerprints)."""
         with self.lock:
-            if len(self.snap.audits) >= self.max_audits:
-                self.dropped_audits += 1
-                return
             self.snap.audits.append(row)  # rides along with its request: not counted towards a size flush
 
     def record_fingerprint(self, hit: FingerprintHit) -> None:
@@ -210,22 +217,7 @@ class TelemetryBuffer:
                 self.snap.fingerprints[hit.fingerprint] = hit
             else:
                 existing.merge(hit)
-            self.pending += 1
-
-    def record_checks(self, checks: Any, route: str, ts: float, sample: tuple,
-                      fingerprint: Callable[[str, str], str],
-                      factory: Callable[[str, str], FingerprintHit]) -> None:
-        """One occurrence of each failing score check in ``checks`` on ``route`` at epoch ``ts``;
-        ``sample`` is (request id, path, locale, score, counts). ``fingerprint(check, route)`` gives
-        the key and ``factory(check, route)`` builds the hit when the buffer is taken."""
-        with self.lock:
-            tallies = self.tallies
-            for check in checks:
-                fp = fingerprint(check, route)
-                tally = tallies.get(fp)
-                if tally is None:
-                    tally = tallies[fp] = (CheckTally(check, route), factory)
-                tally[0].seen(ts, sample)  # rides along with its audit: not counted towards a size flush
+            self.signals += 1
 
     def record_upstream(self, upstream: str, epoch_minute: int, counter: str, n: int = 1) -> None:
         with self.lock:
@@ -233,12 +225,12 @@ class TelemetryBuffer:
             if counts is None:
                 counts = self.snap.upstream[(upstream, epoch_minute)] = dict.fromkeys(UPSTREAM_COUNTERS, 0)
             counts[counter] += n
-            self.pending += 1
+            self.signals += 1
 
     def record_breaker(self, upstream: str, state: str, at: datetime) -> None:
         with self.lock:
             self.snap.breakers[upstream] = (state, at)
-            self.pending += 1
+            self.signals += 1
 
     # -- flushing --------------------------------------------------------------------
     def due(self, max_items: int, interval_s: float) -> bool:
@@ -248,16 +240,15 @@ class TelemetryBuffer:
     def take(self) -> Snapshot:
         with self.lock:
             snap, self.snap = self.snap, Snapshot()
-            tallies, self.tallies = self.tallies, {}
-            self.pending = 0
+            requests, self.requests = self.requests, []
+            self.signals = 0
             self.last_take = time.monotonic()
-        for fp, (tally, factory) in tallies.items():  # outside the lock: requests keep recording
-            hit = tally.to_hit(fp, lambda f=factory, t=tally: f(t.check, t.route))
-            existing = snap.fingerprints.get(fp)
-            if existing is None:
-                snap.fingerprints[fp] = hit
-            else:
-                existing.merge(hit)
+        # Outside the lock: requests keep recording into the new snapshot meanwhile.
+        _fold_requests(snap.routes, requests)
+        _fold_checks(snap)
+        if len(snap.audits) > self.max_audits:
+            self.dropped_audits += len(snap.audits) - self.max_audits
+            del snap.audits[self.max_audits:]
         return snap
 
     def restore(self, snap: Snapshot) -> None:
@@ -284,4 +275,42 @@ class TelemetryBuffer:
                 for name, n in counts.items():
                     mine_counts[name] += n
             snap.breakers.update(current.breakers)  # newer state wins
-            self.pending += len(snap.routes) + len(snap.audits) + len(snap.fingerprints)
+            self.signals += len(snap.routes) + len(snap.audits) + len(snap.fingerprints)
+
+
+def _fold_requests(routes: dict[tuple[str, int], RouteAgg], requests: list[tuple]) -> None:
+    """Aggregate buffered requests into ``routes`` (per route template and minute)."""
+    for route, minute, ms, status, apdex_t_ms, score in requests:
+        key = (route, minute)
+        agg = routes.get(key)
+        if agg is None:
+            agg = routes[key] = RouteAgg()
+        agg.add(ms, status, apdex_t_ms)
+        if score is not None:
+            agg.add_score(score)
+
+
+def _fold_checks(snap: Snapshot) -> None:
+    """Each failing check of each buffered audit tuple is one occurrence of its score fingerprint."""
+    from moviepulse.ssr.fingerprints import check_fingerprint, new_check_hit
+
+    tallies: dict[str, CheckTally] = {}
+    for row in snap.audits:
+        if isinstance(row, dict) or not row[-1]:
+            continue
+        ts, route, path, _m, _s, _ms, locale, _v, rid, _sc, size, meta, og, ld, img, blocking, score, failing = row
+        sample = (rid, path, locale, score, {"html_bytes": size, "meta_count": meta, "og_count": og,
+                                             "ldjson_count": ld, "img_count": img, "blocking_scripts": blocking})
+        for check in failing:
+            fp = check_fingerprint(check, route)
+            tally = tallies.get(fp)
+            if tally is None:
+                tally = tallies[fp] = CheckTally(check, route)
+            tally.seen(ts, sample)
+    for fp, tally in tallies.items():
+        hit = tally.to_hit(new_check_hit(tally.check, tally.route))
+        existing = snap.fingerprints.get(fp)
+        if existing is None:
+            snap.fingerprints[fp] = hit
+        else:
+            existing.merge(hit)

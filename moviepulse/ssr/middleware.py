@@ -28,9 +28,10 @@ from typing import Any
 from flask import Flask, Response, g, got_request_exception, has_request_context, request
 
 from moviepulse.core.observability import prom
+from moviepulse.core.requestctx import REQUEST_ID_KEY
 from moviepulse.models.base import utcnow
 from moviepulse.ssr.audit import audit_html
-from moviepulse.ssr.fingerprints import check_fingerprint, exception_hit, new_check_hit
+from moviepulse.ssr.fingerprints import exception_hit
 from moviepulse.ssr.runtime import SsrRuntime, runtime, sampled
 
 T0_KEY = "moviepulse.ssr.t0"
@@ -45,28 +46,7 @@ ACCESS_LOG_FIELDS = ("request_id", "method", "path", "route", "status", "duratio
 _perf = time.perf_counter
 _time = time.time
 _request_object = request._get_current_object  # type: ignore[attr-defined]
-
-
-class PromObserver:
-    """``Prom.observe_request`` with the labelled children cached: the same collectors and labels,
-    without prometheus_client's per-call ``labels()`` lookup (the bulk of its cost)."""
-
-    __slots__ = ("prom", "children")
-
-    def __init__(self, prom_: Any) -> None:
-        self.prom = prom_
-        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def __call__(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        pair = self.children.get(key)
-        if pair is None:
-            if len(self.children) > 10_000:  # defensive: templates and statuses are a small set
-                self.children.clear()
-            pair = self.children[key] = (self.prom.requests.labels(route, method, str(status)),
-                                         self.prom.latency.labels(route))
-        pair[0].inc()
-        pair[1].observe(seconds)
+_g_object = g._get_current_object  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -93,19 +73,26 @@ def route_label() -> str:
     return rule.rule if rule is not None else "404"
 
 
-def request_locale() -> str | None:
-    value = g.get("mp_locale") or g.get("locale")
-    if value is None and request.view_args:
-        value = request.view_args.get("locale")
+def _locale(gd: dict[str, Any], view_args: dict[str, Any] | None) -> str | None:
+    value = gd.get("mp_locale") or gd.get("locale")
+    if value is None and view_args:
+        value = view_args.get("locale")
     return value
+
+
+def _variant(gd: dict[str, Any]) -> str | None:
+    value = gd.get("variant")
+    if value is None:
+        value = getattr(gd.get("mp_visitor"), "variant", None)
+    return value
+
+
+def request_locale() -> str | None:
+    return _locale(_g_object().__dict__, request.view_args)
 
 
 def request_variant() -> str | None:
-    value = g.get("variant")
-    if value is None:
-        visitor = g.get("mp_visitor")
-        value = getattr(visitor, "variant", None)
-    return value
+    return _variant(_g_object().__dict__)
 
 
 def request_info() -> RequestInfo | None:
@@ -147,7 +134,7 @@ def install(app: Flask) -> SsrRuntime:
         return rt
     app.extensions["moviepulse.ssr.installed"] = True
     app.wsgi_app = _Stamp(app.wsgi_app)  # type: ignore[method-assign]
-    observe = PromObserver(prom(app)) if "moviepulse.prom" in app.extensions else None
+    observe = prom(app).http.observe if "moviepulse.prom" in app.extensions else None
     decisions = rt._decisions
 
     def after(response: Response) -> Response:
@@ -174,12 +161,12 @@ def install(app: Flask) -> SsrRuntime:
             rate = decision.sample_rate
             if (rate > 0.0 or self_crawl) and 200 <= status < 300 and not (
                     response.direct_passthrough or response.is_streamed):
-                rid = g.get("request_id")
+                rid = environ.get(REQUEST_ID_KEY) or g.get("request_id")
                 if self_crawl or sampled(rid, rate):
                     audited = True
                     score = _audit(rt, req, response, route, ms, status, rid, self_crawl, now)
-            rt.buffer.record_request(route, int(now // 60), ms, status, rt.apdex_t_ms, score)
-            rt.after_record()
+            if rt.buffer.record_request(route, int(now // 60), ms, status, rt.apdex_t_ms, score):
+                rt.flush_due()
         if rt.access_log and access_log.isEnabledFor(logging.INFO):
             _log_line(method, route, status, ms, monitored, audited, score, response, self_crawl)
         return response
@@ -215,18 +202,16 @@ def _body(response: Response) -> bytes:
 
 def _audit(rt: SsrRuntime, req: Any, response: Response, route: str, ms: float, status: int, rid: str | None,
            self_crawl: bool, now: float) -> int:
-    """Audit the body and buffer the result as plain values (rows and fingerprints are built at flush)."""
+    """Audit the body and buffer the result as one tuple (its row and the fingerprints of its failing
+    checks are built when the buffer is taken)."""
     audit = audit_html(_body(response), rt.rules)
     c = audit.counts
-    locale = request_locale()
+    gd = _g_object().__dict__
+    locale = _locale(gd, req.view_args)
     path = req.path
-    penalties = audit.penalties
-    rt.buffer.record_audit((now, route, path[:512], req.method, status, round(ms, 3), locale, request_variant(),
+    rt.buffer.record_audit((now, route, path[:512], req.method, status, round(ms, 3), locale, _variant(gd),
                             rid, self_crawl, c.html_bytes, c.meta, c.og, c.ldjson, c.img, c.blocking, audit.score,
-                            tuple(penalties)))
-    if penalties:
-        rt.buffer.record_checks(penalties, route, now, (rid, path, locale, audit.score, c), check_fingerprint,
-                                new_check_hit)
+                            tuple(audit.penalties)))
     return audit.score
 
 

@@ -65,10 +65,10 @@ class SsrRuntime:
         self.access_log = bool(cfg.get("SSR_ACCESS_LOG", True))
         self.rules = ScoreRules.from_config(cfg)
         self.in_app_modules = tuple(cfg.get("SSR_IN_APP_MODULES") or ())
-        self.flush_interval = float(cfg.get("SSR_FLUSH_INTERVAL_SECONDS", 10))
-        self.flush_max_items = int(cfg.get("SSR_FLUSH_MAX_ITEMS", 5000))
         self.use_thread = bool(cfg.get("SSR_FLUSH_THREAD", True)) and not app.testing
         self.buffer = TelemetryBuffer(int(cfg.get("SSR_BUFFER_MAX_AUDITS", 10_000)))
+        self.flush_interval = float(cfg.get("SSR_FLUSH_INTERVAL_SECONDS", 10))
+        self.flush_max_items = int(cfg.get("SSR_FLUSH_MAX_ITEMS", 5000))
         self._decisions: dict[str, RouteDecision] = {}
         self._flush_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -76,6 +76,22 @@ class SsrRuntime:
         self._stopping = False
         self._pid = os.getpid()
         _RUNTIMES.add(self)
+
+    @property
+    def flush_max_items(self) -> int:
+        return self.buffer.due_items
+
+    @flush_max_items.setter
+    def flush_max_items(self, value: int) -> None:
+        self.buffer.due_items = value
+
+    @property
+    def flush_interval(self) -> float:
+        return self.buffer.due_seconds
+
+    @flush_interval.setter
+    def flush_interval(self, value: float) -> None:
+        self.buffer.due_seconds = value
 
     # -- decisions -------------------------------------------------------------------
     def decision(self, route: str) -> RouteDecision:
@@ -96,6 +112,17 @@ class SsrRuntime:
             self._ensure_thread()
             self._wake.set()
         else:
+            self.flush()
+
+    def flush_due(self) -> None:
+        """The request path's check (when ``record_request`` says to look): keep the flusher thread
+        alive and wake it for a size flush (it wakes by itself every interval); without a thread,
+        flush inline when due."""
+        if self.use_thread:
+            self._ensure_thread()
+            if self.buffer.pending >= self.flush_max_items:
+                self._wake.set()
+        elif self.buffer.due(self.flush_max_items, self.flush_interval):
             self.flush()
 
     def request_flush(self) -> None:

@@ -95,3 +95,41 @@ def test_audits_and_check_fingerprints_round_trip(app):
     with app.app_context():
         assert db.session.scalar(select(SsrFingerprint.count).where(
             SsrFingerprint.kind == "score.low_og")) == 3
+
+
+def test_request_metrics_expose_what_prometheus_client_would():
+    """The cheap collector's exposition equals a prometheus_client Counter + Histogram fed the same data."""
+    import random
+
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+    from moviepulse.core.observability import LATENCY_BUCKETS, RequestMetrics
+
+    reference, ours = CollectorRegistry(), CollectorRegistry()
+    counter = Counter("moviepulse_http_requests", "HTTP requests by route template and status",
+                      ["route", "method", "status"], registry=reference)
+    histogram = Histogram("moviepulse_http_request_seconds", "Server time by route template", ["route"],
+                          buckets=LATENCY_BUCKETS, registry=reference)
+    metrics = RequestMetrics(LATENCY_BUCKETS, ours)
+    folding, folding_registry = RequestMetrics(LATENCY_BUCKETS), CollectorRegistry()
+    folding.FOLD_EVERY = 7  # folds on the request path many times, then at the scrape
+    folding_registry.register(folding)
+    rng = random.Random(4)
+    edges = [*LATENCY_BUCKETS, 0.0, 1e-9, 99.0]  # values exactly on a bound belong to it ("le")
+    for _ in range(3000):
+        route, method = rng.choice(["/a", "/<locale>/m/<int:id>"]), rng.choice(["GET", "HEAD"])
+        status, seconds = rng.choice([200, 301, 404, 500]), rng.choice([rng.random() * 3, rng.choice(edges)])
+        counter.labels(route, method, str(status)).inc()
+        histogram.labels(route).observe(seconds)
+        metrics.observe(route, method, status, seconds)
+        folding.observe(route, method, status, seconds)
+    expected = sorted(line for line in generate_latest(reference).decode().splitlines() if "_created" not in line)
+    assert sorted(generate_latest(ours).decode().splitlines()) == expected
+    for line in expected:
+        if line.startswith("#"):
+            continue
+        name_labels, value = line.rsplit(" ", 1)
+        name, _, labels = name_labels.partition("{")
+        labels = dict(part.split("=", 1) for part in labels.rstrip("}").split(",")) if labels else {}
+        got = folding_registry.get_sample_value(name, {k: v.strip('"') for k, v in labels.items()})
+        assert got == pytest.approx(float(value), rel=1e-12), line
