@@ -117,6 +117,15 @@ def build(ctx: Context) -> Plan:
         notes.append(f"moviepulse audit = {where}")
         arg = _audit_arg(func, html, body)
         variants.insert(1, Variant(mp, per_page(func, arg)))
+        from moviepulse.ssr import audit as audit_mod
+
+        notes.append(f"moviepulse audit tokenizer: {audit_mod.SCANNER} (moviepulse/ssr/_scan.c; the pure-Python "
+                     "scanner is the specification and the fallback without a compiler)")
+        if audit_mod.SCANNER == "c":
+            def python_audit(data: bytes):
+                return audit_mod.score_counts(audit_mod.counts_from_scan(len(data), *audit_mod.scan_python(data)))
+
+            variants.insert(2, Variant("moviepulse audit, pure-Python scanner", per_page(python_audit, body)))
     case = Case(f"{len(body) // 1024} KB movie page", "µs/page", variants, rounds=ctx.rounds or ctx.pick(5, 15))
     targets = [Target("moviepulse audit / one-pass regex", lambda r: r[case.name][mp].ratio, 1.5, "<=", "issue 4")]
     return Plan(cases=[case], targets=targets, notes=notes, params={"page_bytes": len(body), "reps": reps})
