@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import sys
 import time
@@ -28,7 +29,10 @@ def register_settings() -> list[Setting]:
     return [
         Setting("SITE_NAME", "MoviePulse", "Name shown in page titles and OpenGraph tags."),
         Setting("LOCALES", ["en", "de", "fr", "es", "pt-BR"], "Locales the site serves (first is the default)."),
-        Setting("METRICS_TOKEN", "", "If set, /metrics requires 'Authorization: Bearer <token>'."),
+        Setting("METRICS_TOKEN", "", "If set, /metrics requires 'Authorization: Bearer <token>' (required in "
+                "production unless METRICS_PUBLIC).", secret=True, required_if=lambda cfg: not cfg.get("METRICS_PUBLIC")),
+        Setting("METRICS_PUBLIC", False, "Serve /metrics without a token in production (e.g. when only a private "
+                "network can reach it)."),
     ]
 
 
@@ -62,7 +66,8 @@ def metrics() -> Response:
     from flask import request
 
     token = current_app.config.get("METRICS_TOKEN")
-    if token and request.headers.get("Authorization") != f"Bearer {token}":
+    if token and not hmac.compare_digest(request.headers.get("Authorization", "").encode(),
+                                         f"Bearer {token}".encode()):
         return Response("unauthorized\n", status=401, mimetype="text/plain")
     return Response(generate_latest(prom(current_app).registry), mimetype=CONTENT_TYPE_LATEST)
 

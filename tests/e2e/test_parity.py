@@ -37,6 +37,7 @@ VISITORS = 20
 PROD_TMDB_KEY = "parity-production-tmdb-key-0123456789"
 PROD_OMDB_KEY = "parity-production-omdb-key-0123456789"
 PROD_SECRET = "parity-production-secret-key-0123456789abcdef"
+PROD_METRICS_TOKEN = "parity-production-metrics-token-0123456789"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def env_settings(env: str, upstreams: Any, cleanups: list) -> dict[str, str]:
         settings["REDIS_URL"] = fresh_redis_url()
     if env == "production":
         settings.update({"SECRET_KEY": PROD_SECRET, "MOVIEPULSE_TMDB_API_KEY": PROD_TMDB_KEY,
-                         "MOVIEPULSE_OMDB_API_KEY": PROD_OMDB_KEY})
+                         "MOVIEPULSE_OMDB_API_KEY": PROD_OMDB_KEY, "MOVIEPULSE_METRICS_TOKEN": PROD_METRICS_TOKEN})
     return settings
 
 
@@ -295,7 +296,8 @@ def test_production_differs_where_it_should(results, upstreams, tmp_path):
                        LOAD_ENTRYPOINT_PLUGINS=False)
         assert "SECRET_KEY" in str(info.value) and "TMDB_API_KEY" in str(info.value)
         app = create_app("production", SQLALCHEMY_DATABASE_URI=url, SECRET_KEY=PROD_SECRET,
-                         TMDB_API_KEY=PROD_TMDB_KEY, OMDB_API_KEY=PROD_OMDB_KEY, INSTANCE_PATH=str(tmp_path),
+                         TMDB_API_KEY=PROD_TMDB_KEY, OMDB_API_KEY=PROD_OMDB_KEY, METRICS_TOKEN=PROD_METRICS_TOKEN,
+                         INSTANCE_PATH=str(tmp_path),
                          REDIS_URL=fresh_redis_url(), LOAD_ENTRYPOINT_PLUGINS=False)
         assert app.debug is False and app.config["SESSION_COOKIE_SECURE"] is True
         assert app.config["ENABLE_FAKE_UPSTREAMS"] is False

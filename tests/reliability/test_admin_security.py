@@ -21,7 +21,7 @@ ADMIN = "rel-admin@example.test"
 PASSWORD = "a long enough admin passphrase"
 TMDB_KEY = "tmdbkey-7f3c9a1e5b2d4f6a8c0e"
 OMDB_KEY = "omdbkey-1a2b3c4d5e"
-PROD = {"SECRET_KEY": "p" * 48, "TMDB_API_KEY": TMDB_KEY, "OMDB_API_KEY": OMDB_KEY}
+PROD = {"SECRET_KEY": "p" * 48, "TMDB_API_KEY": TMDB_KEY, "OMDB_API_KEY": OMDB_KEY, "METRICS_TOKEN": "m" * 32}
 PUBLIC_ENDPOINTS = {"site.root", "site.home", "site.movie", "site.search", "site.trends", "site.static", "static",
                     "events_api.post_events", "ops.healthz", "ops.metrics"}
 REDIRECT_PAYLOADS = ["https://evil.com", "//evil.com", "////evil.com", "/\\evil.com", "http:/evil.com",

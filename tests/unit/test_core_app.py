@@ -91,3 +91,25 @@ def test_write_transaction_accepts_the_scoped_session_and_begins_immediate(app):
             assert dbapi.in_transaction  # BEGIN IMMEDIATE ran before any write
             db.session.add(AdminUser(email="a@b.c", password_hash="x"))
         assert db.session.query(AdminUser).count() == 1
+
+
+def test_production_requires_a_metrics_token_unless_metrics_are_public(monkeypatch, tmp_path):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    base = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/p.db",
+            "INSTANCE_PATH": str(tmp_path), "LOAD_ENTRYPOINT_PLUGINS": False, "TMDB_API_KEY": "t" * 32,
+            "OMDB_API_KEY": "o" * 32}
+    with pytest.raises(ConfigurationError, match="METRICS_TOKEN"):
+        create_app("production", **base)
+    for extra in ({"METRICS_TOKEN": "m" * 32}, {"METRICS_PUBLIC": True}):
+        try:
+            create_app("production", **base, **extra)
+        except ConfigurationError as exc:  # another requirement may fail here; never the metrics token
+            assert "METRICS_TOKEN" not in str(exc)
+
+
+def test_metrics_token_is_checked(make_app):
+    app = make_app(METRICS_TOKEN="secret-metrics-token")
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer secret-metrics-token"}).status_code == 200
