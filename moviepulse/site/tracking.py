@@ -108,6 +108,15 @@ def _as_datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
+def _pg_array_type(sqltype: Any) -> str:
+    """The PostgreSQL element type for an ``unnest`` array of a column: ``text`` for strings (the
+    column's own length check then applies on insert; a cast to ``varchar(n)`` would truncate)."""
+    from sqlalchemy import String
+    from sqlalchemy.dialects import postgresql
+
+    return "text" if isinstance(sqltype, String) else sqltype.compile(dialect=postgresql.dialect())
+
+
 class _Raw:
     """The session's DBAPI connection, with the right placeholder and value formats."""
 
@@ -124,6 +133,21 @@ class _Raw:
         try:
             cur.execute(sql, tuple(params))
             return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    def insert_unnest(self, head: str, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                      tail: str = "", returning: bool = False) -> tuple[int, list[tuple[Any, ...]]]:
+        """PostgreSQL: ``head SELECT * FROM unnest(%s::type[], …) AS incoming(columns) tail`` — the
+        whole batch in one statement with one array per column: one round trip, and a short query
+        text that psycopg prepares once (a multi-row VALUES would be re-parsed every time).
+        Returns (rows affected, rows returned)."""
+        arrays = ", ".join(f"%b::{_pg_array_type(table.c[name].type)}[]" for name in columns)  # binary: no escaping
+        sql = f"{head} SELECT * FROM unnest({arrays}) AS incoming ({', '.join(columns)}) {tail}"
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, [list(column) for column in zip(*rows, strict=True)])
+            return max(cur.rowcount, 0), (cur.fetchall() if returning else [])
         finally:
             cur.close()
 
@@ -181,25 +205,43 @@ def ensure_devices(session: Session, rows: Sequence[dict[str, Any]], now: dateti
     table = Device.__tablename__
     columns = "device_id, first_seen_at, last_seen_at, device_type, is_bot"
     ids = [i for i in earliest if i not in known]
-    if ids:
-        sql = f"SELECT {columns} FROM {table} WHERE device_id IN ({', '.join([raw.ph] * len(ids))})"
-        for device_id, first, last, dtype, bot in raw.fetch(sql, ids):
+
+    def new_row(device_id: str) -> tuple[Any, ...]:
+        hint = hints[device_id]
+        variant = hint.get("variant") if hint.get("variant") in ("A", "B") else None
+        return (device_id, raw.dt(min(earliest[device_id], now)), raw.dt(now), hint.get("device_type") or "desktop",
+                variant, bool(hint.get("is_bot")))
+
+    def learn(found: Iterable[tuple[Any, ...]]) -> None:
+        for device_id, first, last, dtype, bot in found:
             known[device_id] = (_as_datetime(first), _as_datetime(last) if last is not None else None,
                                 dtype or "desktop", bool(bot))
+
+    insert_head = f"INSERT INTO {table} (device_id, first_seen_at, last_seen_at, device_type, variant, is_bot)"
+    if ids and not raw.sqlite:
+        # One round trip: insert the new devices and read back every device of the batch. The
+        # second SELECT sees the statement's snapshot, so it returns the rows that existed before
+        # and RETURNING the rows this statement inserted; a device another transaction inserted
+        # meanwhile is in neither and is read by the follow-up below.
+        device_columns = ("device_id", "first_seen_at", "last_seen_at", "device_type", "variant", "is_bot")
+        _n, found = raw.insert_unnest(
+            "WITH incoming AS (", Device.__table__, device_columns, [new_row(i) for i in ids],
+            f"), ins AS ({insert_head} SELECT * FROM incoming ON CONFLICT (device_id) DO NOTHING "
+            f"RETURNING {columns}) SELECT {columns} FROM ins UNION ALL SELECT "
+            + ", ".join(f"d.{c.strip()}" for c in columns.split(","))
+            + f" FROM {table} d JOIN incoming USING (device_id)", returning=True)
+        learn(found)
+    elif ids:
+        sql = f"SELECT {columns} FROM {table} WHERE device_id IN ({', '.join([raw.ph] * len(ids))})"
+        learn(raw.fetch(sql, ids))
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raw.executemany(f"{insert_head} VALUES ({', '.join([raw.ph] * 6)}) ON CONFLICT (device_id) DO NOTHING",
+                            [new_row(i) for i in missing])
     missing = [i for i in ids if i not in known]
     if missing:
-        values = []
-        for device_id in missing:
-            hint = hints[device_id]
-            variant = hint.get("variant") if hint.get("variant") in ("A", "B") else None
-            values.append((device_id, raw.dt(min(earliest[device_id], now)), raw.dt(now),
-                           hint.get("device_type") or "desktop", variant, bool(hint.get("is_bot"))))
-        raw.executemany(f"INSERT INTO {table} (device_id, first_seen_at, last_seen_at, device_type, variant, is_bot) "
-                        f"VALUES ({', '.join([raw.ph] * 6)}) ON CONFLICT (device_id) DO NOTHING", values)
         sql = f"SELECT {columns} FROM {table} WHERE device_id IN ({', '.join([raw.ph] * len(missing))})"
-        for device_id, first, last, dtype, bot in raw.fetch(sql, missing):
-            known[device_id] = (_as_datetime(first), _as_datetime(last) if last is not None else None,
-                                dtype or "desktop", bool(bot))
+        learn(raw.fetch(sql, missing))
     facts: dict[str, DeviceFacts] = {}
     updates = []
     for device_id, (first_seen, last_seen, dtype, is_bot) in known.items():
@@ -218,10 +260,11 @@ def ensure_devices(session: Session, rows: Sequence[dict[str, Any]], now: dateti
 
 
 def insert_events(session: Session, batch: Sequence[dict[str, Any]]) -> int:
-    """One DBAPI ``executemany`` of ``INSERT … ON CONFLICT(event_id) DO NOTHING``; returns rows inserted.
+    """``INSERT … ON CONFLICT(event_id) DO NOTHING`` of the batch; returns rows inserted.
 
     The raw cursor is used because it reports the true number of inserted rows on both SQLite and
-    psycopg 3 (SQLAlchemy's executemany result does not on PostgreSQL) and is the fastest path.
+    psycopg 3 (SQLAlchemy's executemany result does not on PostgreSQL) and is the fastest path:
+    one in-process ``executemany`` on SQLite, one ``INSERT … SELECT FROM unnest(arrays)`` on PostgreSQL.
     """
     raw = _Raw(session)
     sql = (f"INSERT INTO {Event.__tablename__} ({', '.join(EVENT_COLUMNS)}) "
@@ -237,9 +280,11 @@ def insert_events(session: Session, batch: Sequence[dict[str, Any]]) -> int:
                            r["movie_id"], r["placement"], r["variant"], r["position"], r["locale"],
                            r["device_type"], r["visitor_type"], r["first_seen_week"], 1 if r["is_bot"] else 0,
                            r["origin"], r["request_id"]))
-    else:
-        params = [tuple(r[c] for c in EVENT_COLUMNS) for r in batch]
-    return raw.executemany(sql, params)
+        return raw.executemany(sql, params)
+    # PostgreSQL: one statement for the batch instead of one per row (rowcount = rows inserted).
+    params = [tuple(r[c] for c in EVENT_COLUMNS) for r in batch]
+    return raw.insert_unnest(f"INSERT INTO {Event.__tablename__} ({', '.join(EVENT_COLUMNS)})", Event.__table__,
+                             EVENT_COLUMNS, params, "ON CONFLICT (event_id) DO NOTHING")[0]
 
 
 def record_events(session: Session, rows: list[dict[str, Any]]) -> BatchOutcome:

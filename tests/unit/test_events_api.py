@@ -306,3 +306,31 @@ def test_postgresql_counts_duplicates_and_survives_concurrent_batches(pg_api):
     assert [s for s, _ in results] == [200] * 5
     assert sorted(b["accepted"] for _, b in results) == [0, 0, 0, 0, 100]
     assert count(pg_api) == 103
+
+
+@pytest.mark.parity
+def test_postgresql_device_upsert_in_one_statement_keeps_existing_facts(pg_api):
+    """New and known devices in one batch: the known keep their facts, the new take the hints,
+    and every event gets its device's keys (the one-round-trip CTE path of ``ensure_devices``)."""
+    from moviepulse.site.tracking import DEVICE_CACHE_KEY, record_events
+
+    day = datetime(2026, 11, 20, 10, 0)
+    with pg_api.app_context():
+        record_events(db.session, [{"event_id": "pg-dev-0001", "type": "view", "device_id": "d_known_0001",
+                                    "movie_id": 1, "event_time": day, "device_type": "tablet"}])
+        pg_api.extensions[DEVICE_CACHE_KEY].clear()  # force the database path for the known device
+        outcome = record_events(db.session, [
+            {"event_id": "pg-dev-0002", "type": "view", "device_id": "d_known_0001", "movie_id": 2,
+             "event_time": day + timedelta(days=1), "device_type": "mobile"},
+            {"event_id": "pg-dev-0003", "type": "view", "device_id": "d_new_00001", "movie_id": 3,
+             "event_time": day + timedelta(days=1), "device_type": "bot", "is_bot": True},
+        ])
+        assert (outcome.accepted, outcome.duplicates) == (2, 0)
+        db.session.expire_all()
+        known, new = db.session.get(Device, "d_known_0001"), db.session.get(Device, "d_new_00001")
+        assert (known.device_type, known.first_seen_at, known.is_bot) == ("tablet", day, False)
+        assert (new.device_type, new.first_seen_at, new.is_bot) == ("bot", day + timedelta(days=1), True)
+        rows = {e.event_id: e for e in db.session.scalars(select(Event))}
+        assert (rows["pg-dev-0002"].device_type, rows["pg-dev-0002"].visitor_type) == ("tablet", "returning")
+        assert (rows["pg-dev-0003"].visitor_type, rows["pg-dev-0003"].is_bot) == ("new", True)
+        assert db.session.scalar(select(func.count()).select_from(Device)) == 2
