@@ -34,6 +34,9 @@ class BreakerConfig:
     failure_ratio: float = 0.5
     open_seconds: float = 30.0
     half_open_probes: int = 1
+    #: Also open after this many failures in a row, whatever the window holds (0 = off): a window
+    #: full of successes would otherwise need as many failures before it reaches the ratio.
+    consecutive_failures: int = 5
     #: Trust a "closed" reading for this long (monotonic seconds) before reading the store again.
     #: Every recorded outcome refreshes the reading, so an opening elsewhere is seen within this time.
     closed_cache_seconds: float = 0.0
@@ -191,9 +194,17 @@ class CircuitBreaker:
             window.append([now, bool(ok)])
             doc["window"] = window
             failures = sum(1 for w in window if not w[1])
+            streak = 0  # the failures in a row at the window's end
+            for _at, call_ok in reversed(window):
+                if call_ok:
+                    break
+                streak += 1
             if not ok and len(window) >= cfg.min_calls and failures / len(window) >= cfg.failure_ratio:
                 return self._move(doc, OPEN, now, f"{failures}/{len(window)} calls failed in {cfg.window_seconds:g}s",
                                   calls=len(window), failures=failures)
+            if cfg.consecutive_failures and streak >= cfg.consecutive_failures:
+                return self._move(doc, OPEN, now, f"{streak} calls failed in a row", calls=len(window),
+                                  failures=failures)
             return doc, None
         if state == HALF_OPEN and ticket.probe:
             doc["probes"] = max(0, doc.get("probes", 0) - 1)

@@ -88,6 +88,7 @@ def client_config(pulse: Any, source_cls: type[Source]) -> ClientConfig:
         failure_ratio=float(s("BREAKER_FAILURE_RATIO", 0.5)),
         open_seconds=float(s("BREAKER_OPEN_SECONDS", 30)),
         half_open_probes=int(s("BREAKER_HALF_OPEN_PROBES", 1)),
+        consecutive_failures=int(s("BREAKER_CONSECUTIVE_FAILURES", 5)),
         closed_cache_seconds=float(s("BREAKER_CLOSED_CACHE_SECONDS", 0.0)),
     )
     return ClientConfig(

@@ -29,6 +29,8 @@ def register_settings() -> list[Setting]:
         Setting("BREAKER_WINDOW_SECONDS", 30.0, "Sliding window of the circuit breaker, seconds."),
         Setting("BREAKER_MIN_CALLS", 5, "Calls in the window before the breaker may open."),
         Setting("BREAKER_FAILURE_RATIO", 0.5, "Failure ratio in the window that opens the breaker."),
+        Setting("BREAKER_CONSECUTIVE_FAILURES", 5, "Failures in a row that open the breaker whatever the "
+                "window's ratio (0 = off)."),
         Setting("BREAKER_OPEN_SECONDS", 30.0, "How long the breaker stays open before probing."),
         Setting("BREAKER_HALF_OPEN_PROBES", 1, "Probe calls allowed (and needed to close) when half-open."),
         Setting("BREAKER_CLOSED_CACHE_SECONDS", 0.0, "How long a process trusts a 'closed' reading of the "

@@ -169,3 +169,27 @@ def test_closed_cache_is_refreshed_by_outcomes():
     cached.record(ticket, False)  # its outcome returns the shared state: open
     with pytest.raises(CircuitOpen):
         cached.before_call()
+
+
+def test_failures_in_a_row_open_a_window_full_of_successes():
+    """After a healthy spell the ratio would need as many failures as there were successes; N in a
+    row open the breaker at once (the staged-outage benchmark found the gap)."""
+    clock = Clock()
+    breaker, transitions = make(clock=clock, consecutive_failures=5)
+    for _ in range(200):
+        call(breaker, True)
+        clock.advance(0.1)
+    for _ in range(4):
+        call(breaker, False)
+    call(breaker, True)  # a success breaks the streak
+    for _ in range(4):
+        call(breaker, False)
+    assert breaker.state == CLOSED and transitions == []
+    call(breaker, False)  # the fifth in a row
+    assert breaker.state == OPEN and transitions == [(CLOSED, OPEN)]
+    off, _ = make(clock=Clock(), consecutive_failures=0)
+    for _ in range(50):
+        call(off, True)
+    for _ in range(20):
+        call(off, False)  # 20/70 = 29% < 60%, and the streak rule is off
+    assert off.state == CLOSED
