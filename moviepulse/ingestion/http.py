@@ -43,7 +43,7 @@ from moviepulse.ingestion.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from moviepulse.ingestion.limits import DailyBudget, RateLimitedError, RateLimiter
+from moviepulse.ingestion.limits import DailyBudget, RateLimitedError, RateLimiter, WindowBudget
 from moviepulse.ingestion.state import StateStore, incr_fields
 
 log = logging.getLogger("moviepulse.ingestion.http")
@@ -186,8 +186,8 @@ class UpstreamClient:
                                       on_transition=self._on_transition)
         self.limiter = RateLimiter(config.name, store, config.rate_per_s, config.burst, clock=clock,
                                    max_wait=config.max_limiter_wait)
-        self.retry_budget = RateLimiter(f"{config.name}:retries", store, max(1, config.retry_budget_per_min) / 60.0,
-                                        burst=max(1, config.retry_budget_per_min), clock=clock, max_wait=0.0)
+        self.retry_budget = WindowBudget(f"{config.name}:retries", store, config.retry_budget_per_min, 60.0,
+                                         clock=clock)
         self.budget = (DailyBudget(config.name, store, config.daily_budget, clock=clock)
                        if config.daily_budget else None)
         self.session = session or self._make_session()
@@ -254,9 +254,7 @@ class UpstreamClient:
         if self.breaker.snapshot()["state"] != "closed":  # opened elsewhere, or this call is a probe
             reason = "breaker_open"
         else:
-            try:
-                self.retry_budget.reserve()
-            except RateLimitedError:
+            if not self.retry_budget.take():
                 reason = "retry_budget"
         if reason is None and self.budget is not None and not self.budget.consume():
             reason = "daily_budget"

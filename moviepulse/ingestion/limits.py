@@ -4,7 +4,8 @@
 slot with a single atomic update and is told how long to wait, so N processes together stay at
 ``rate`` requests per second with bursts of at most ``burst``. :class:`DailyBudget` counts requests
 per UTC day per key (OMDb's 1,000/day) and refuses once the limit is reached; an upstream's own
-"limit reached" answer marks it exhausted until the reset.
+"limit reached" answer marks it exhausted until the reset. :class:`WindowBudget` allows at most N
+uses in any sliding window (the retry budget).
 """
 
 from __future__ import annotations
@@ -61,6 +62,37 @@ class RateLimiter:
         if wait < 0:
             raise RateLimitedError(self.name, -wait)
         return wait
+
+
+class WindowBudget:
+    """At most ``limit`` uses in any ``window`` seconds, across processes (a sliding log of the last
+    ``limit`` use times in the shared store). Unlike a token bucket of the same burst and rate, which
+    lets ``limit`` through at once and refills during the same minute (up to twice ``limit`` per
+    minute), this is exactly "``limit`` a minute" for a retry budget."""
+
+    def __init__(self, name: str, store: StateStore, limit: int, window: float = 60.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.name = name
+        self.store = store
+        self.limit = max(1, int(limit))
+        self.window = float(window)
+        self.clock = clock
+        self.key = f"window:{name}"
+
+    def take(self) -> bool:
+        """Use one if the window has room (True); otherwise use nothing (False)."""
+
+        def fn(doc: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+            now = self.clock()
+            used = [t for t in doc.get("used", ()) if now - float(t) < self.window]
+            if len(used) >= self.limit:
+                doc["used"] = used
+                return doc, False
+            used.append(now)
+            doc["used"] = used
+            return doc, True
+
+        return self.store.update(self.key, fn)
 
 
 def next_utc_midnight(ts: float) -> datetime:

@@ -115,3 +115,21 @@ def test_redis_store_when_available():
     assert b.state == "open"  # another process sees it through Redis
     for key in ("k", "limiter:tmdb", "breaker:tmdb"):
         store.delete(key)
+
+
+def test_window_budget_allows_at_most_limit_in_any_window():
+    """A retry budget of 60 a minute: never more than 60 in any 60 s, shared by every process
+    (a token bucket of burst 60 refilling 1/s would let 119 through in the first minute)."""
+    from moviepulse.ingestion.limits import WindowBudget
+
+    clock = Clock(1_000.0)
+    store = MemoryStateStore()
+    one, two = (WindowBudget("tmdb:retries", store, 60, 60.0, clock=clock) for _ in range(2))
+    taken: list[float] = []
+    for i in range(6000):  # ten minutes, each process asking every 0.1 s
+        if (one if i % 2 else two).take():
+            taken.append(clock.t)
+        clock.t += 0.1
+    assert max(sum(1 for t in taken if s <= t < s + 60) for s in taken) == 60
+    assert 60 <= sum(1 for t in taken if t < 1_060.0) <= 60  # the first minute: exactly the budget
+    assert len(taken) >= 9 * 60  # and the budget is used again every minute
