@@ -4,7 +4,7 @@ import importlib
 
 #: Run order of ``python -m bench`` (cheap, self-contained benchmarks first).
 ORDER = ("datagen", "ingest", "ingest_server", "sketch", "audit", "ssr_middleware", "pages", "queries", "queries_pg", "rollup", "upstream",
-         "browser", "memory")
+         "upstream_outage", "browser", "memory")
 
 for _name in ORDER:
     importlib.import_module(f"bench.benchmarks.b_{_name}")
