@@ -125,7 +125,7 @@ def build(ctx: Context) -> Plan:
         rm()
 
     notes = [f"the bundled catalogue has {len(catalogue)} movies: {n} imported per sample",
-             "not measured yet: the 60 s staged outage with 4 consumers (calls ≤ probes + retry budget)"]
+             "the 60 s staged outage with 4 consumers: the upstream_outage benchmark"]
     return Plan(cases=[case], cleanup=cleanup, notes=notes, params={"movies": n, "locales": locales},
                 targets=[Target("moviepulse TMDB req/s / limit", lambda r: r[case.name][mp_v.name].median / LIMIT,
                                 0.9, ">=", "issue 3"),
