@@ -180,6 +180,7 @@ class TelemetryBuffer:
         self.lock = threading.Lock()
         self.snap = Snapshot()
         self.requests: list[tuple[str, int, float, int, float, int | None]] = []  # not folded yet
+        self.audits: list[tuple | dict[str, Any]] = []  # sampled audits whose failing checks are not counted yet
         self.signals = 0  # exceptions and upstream signals recorded since the last take()
         self.last_take = time.monotonic()
         self.max_audits = max_audits
@@ -191,6 +192,10 @@ class TelemetryBuffer:
     def pending(self) -> int:
         """Requests, exceptions and signals recorded since the last take() (audits ride along)."""
         return len(self.requests) + self.signals
+
+    def has_data(self) -> bool:
+        """Anything recorded and not yet taken (what exit hooks check before flushing)."""
+        return bool(self.requests or self.audits or self.signals or self.snap)
 
     # -- recording (hot path) --------------------------------------------------------
     def record_request(self, route: str, epoch_minute: int, ms: float, status: int, apdex_t_ms: float,
@@ -208,7 +213,7 @@ class TelemetryBuffer:
         ``failing`` a sequence of check names; its failing checks become fingerprint occurrences when
         the buffer is taken), or a dict of the same columns (defaults may be left out; no fingerprints)."""
         with self.lock:
-            self.snap.audits.append(row)  # rides along with its request: not counted towards a size flush
+            self.audits.append(row)  # rides along with its request: not counted towards a size flush
 
     def record_fingerprint(self, hit: FingerprintHit) -> None:
         with self.lock:
@@ -241,11 +246,13 @@ class TelemetryBuffer:
         with self.lock:
             snap, self.snap = self.snap, Snapshot()
             requests, self.requests = self.requests, []
+            audits, self.audits = self.audits, []
             self.signals = 0
             self.last_take = time.monotonic()
         # Outside the lock: requests keep recording into the new snapshot meanwhile.
         _fold_requests(snap.routes, requests)
-        _fold_checks(snap)
+        _fold_checks(snap, audits)  # only the new ones: a restored snapshot's audits were counted already
+        snap.audits.extend(audits)
         if len(snap.audits) > self.max_audits:
             self.dropped_audits += len(snap.audits) - self.max_audits
             del snap.audits[self.max_audits:]
@@ -290,12 +297,12 @@ def _fold_requests(routes: dict[tuple[str, int], RouteAgg], requests: list[tuple
             agg.add_score(score)
 
 
-def _fold_checks(snap: Snapshot) -> None:
-    """Each failing check of each buffered audit tuple is one occurrence of its score fingerprint."""
+def _fold_checks(snap: Snapshot, audits: list) -> None:
+    """Each failing check of each audit tuple is one occurrence of its score fingerprint."""
     from moviepulse.ssr.fingerprints import check_fingerprint, new_check_hit
 
     tallies: dict[str, CheckTally] = {}
-    for row in snap.audits:
+    for row in audits:
         if isinstance(row, dict) or not row[-1]:
             continue
         ts, route, path, _m, _s, _ms, locale, _v, rid, _sc, size, meta, og, ld, img, blocking, score, failing = row

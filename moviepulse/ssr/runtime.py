@@ -163,7 +163,7 @@ class SsrRuntime:
         while not self._stopping:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            if self.buffer.pending:
+            if self.buffer.has_data():
                 self.flush()
             time.sleep(0)
 
@@ -180,7 +180,9 @@ class SsrRuntime:
 
     def _after_fork(self) -> None:
         self._pid = os.getpid()
-        self.buffer = TelemetryBuffer(self.buffer.max_audits)
+        old = self.buffer
+        self.buffer = TelemetryBuffer(old.max_audits)
+        self.buffer.due_items, self.buffer.due_seconds = old.due_items, old.due_seconds
         self._thread = None
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()
@@ -204,7 +206,7 @@ def flush_now(app: Flask) -> dict[str, int]:
 def flush_all() -> None:
     """Flush every live runtime in this process (exit hooks)."""
     for rt in list(_RUNTIMES):
-        if rt.buffer.pending or rt.buffer.snap:
+        if rt.buffer.has_data():
             rt.flush()
 
 
@@ -215,7 +217,7 @@ def gunicorn_worker_exit(server: Any = None, worker: Any = None) -> None:
 
 def _flush_ref_at_exit(ref: weakref.ref[SsrRuntime]) -> None:
     rt = ref()
-    if rt is not None and rt.buffer.snap:
+    if rt is not None and rt.buffer.has_data():
         rt.flush()
 
 

@@ -133,3 +133,28 @@ def test_request_metrics_expose_what_prometheus_client_would():
         labels = dict(part.split("=", 1) for part in labels.rstrip("}").split(",")) if labels else {}
         got = folding_registry.get_sample_value(name, {k: v.strip('"') for k, v in labels.items()})
         assert got == pytest.approx(float(value), rel=1e-12), line
+
+
+def test_a_failed_flush_counts_each_failing_check_once(make_app):
+    """Audits given back after a failed flush are written later, their fingerprint occurrences once."""
+    from sqlalchemy import text
+
+    app = make_app(only_plugins=["core", "ssr", "playbooks"], SSR_SAMPLE_RATE=1.0, SSR_ACCESS_LOG=False)
+    app.add_url_rule("/en/page/<int:n>", "page", lambda n: Response(PAGE, mimetype="text/html"))
+    client, rt = app.test_client(), runtime(app)
+    for n in range(3):
+        client.get(f"/en/page/{n}")
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE ssr_fingerprints RENAME TO parked"))
+        db.session.commit()
+    assert rt.flush() == {}  # fails, keeps everything
+    for n in range(2):
+        client.get(f"/en/page/{n}")
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE parked RENAME TO ssr_fingerprints"))
+        db.session.commit()
+    assert rt.flush()["audits"] == 5
+    with app.app_context():
+        counts = dict(db.session.execute(select(SsrFingerprint.kind, SsrFingerprint.count)).all())
+        assert counts == {"score.blocking_scripts": 5, "score.missing_jsonld": 5, "score.low_og": 5}
+        assert len(db.session.scalars(select(SsrAudit)).all()) == 5
