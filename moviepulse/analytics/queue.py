@@ -414,6 +414,7 @@ def retry_job(pulse: MoviePulse, job_id: int) -> dict[str, Any]:
     name, args = rec.name, rec.args
     session.commit()  # end the read transaction before the task (and the recorder) write
     new_id = _reenqueue(pulse, rec)
+    flush_recorder(pulse)  # the replacement's ledger row exists before anything points at it
     with write_transaction(session):
         rec = session.get(JobRecord, job_id)
         rec.retried_as = new_id or "enqueued"
@@ -446,6 +447,10 @@ def sweep_stale_jobs(pulse: MoviePulse, older_than_s: float, *, now: datetime | 
         except RetryError as exc:
             out.append({"id": job_id, "task": name, "requeued": False, "reason": str(exc)})
             continue
+        # Write the replacement's ledger row now: were this process killed before its recorder's
+        # next flush, the old row would name a job nothing knows about and no later sweep could
+        # recover it (found by the soak benchmark: one job in 78 lost that way).
+        flush_recorder(pulse)
         with write_transaction(session):
             rec = session.get(JobRecord, job_id)
             if rec.state in ("running", "pending", "retrying"):

@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy import Integer, and_, case, delete, func, insert, literal, select, text
 from sqlalchemy.orm import Session
 
-from moviepulse.analytics.sqlutil import day_bounds, days_in, floor_hour, hour_bucket, no_index, real_session
+from moviepulse.analytics.sqlutil import (
+    day_bounds,
+    days_in,
+    floor_minute,
+    hour_bucket,
+    no_index,
+    real_session,
+)
 from moviepulse.core.db import write_transaction
 from moviepulse.models.analytics import (
     ROLLUP_DIMENSIONS,
@@ -182,10 +189,13 @@ def rollup_day(session: Session, day: date) -> dict[str, Any]:
 
 
 def rollup_hours(session: Session, day: date, until: datetime | None = None) -> dict[str, Any]:
-    """Recompute the hourly rollup of ``day`` for complete hours before ``until`` (default: now)."""
+    """Recompute the hourly rollup of ``day`` up to the last complete minute before ``until`` (default:
+    now). The current hour's row is partial (it covers ``[hour, covered_until)``); readers take raw
+    events from ``covered_until`` on, so at a high event rate the raw tail a dashboard query
+    aggregates is at most one rollup interval long, not up to an hour."""
     session = real_session(session)
     start, end = day_bounds(day)
-    until = min(floor_hour(until or utcnow()), end)
+    until = min(floor_minute(until or utcnow()), end)
     hourly = RollupHourly.__table__
     if until <= start:
         return {"day": day.isoformat(), "granularity": HOURLY, "rows": 0, "covered_until": start.isoformat()}
@@ -233,7 +243,7 @@ def periodic_rollup(session: Session, *, now: datetime | None = None, catchup_da
     * Days in the ``catchup_days`` before today with no daily rollup are rolled up.
     * Yesterday is recomputed while its rollup is younger than ``settle_seconds`` past
       midnight (late events still arrive); reconciliation covers anything later.
-    * Today's complete hours are rolled up hourly.
+    * Today is rolled up by hour, up to its last complete minute.
     """
     now = now or utcnow()
     today = now.date()

@@ -115,5 +115,5 @@ def not_bot(col: ColumnElement[Any]) -> ColumnElement[bool]:
     return or_(col == false(), col.is_(None))
 
 
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
+def floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)

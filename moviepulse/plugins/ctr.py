@@ -37,7 +37,7 @@ def run_rollup() -> list[dict[str, Any]]:
 @hookimpl
 def register_tasks() -> list[TaskSpec]:
     return [TaskSpec("ctr.rollup", run_rollup, schedule="ROLLUP_INTERVAL_SECONDS",
-                     help="Roll up today hourly and any missing recent day daily.")]
+                     help="Roll up today by hour (to the last complete minute) and any missing recent day daily.")]
 
 
 @hookimpl
@@ -64,7 +64,7 @@ def register_blueprints() -> list[Any]:
 @click.option("--date", "day", default=None, help="One day YYYY-MM-DD (default: yesterday).")
 @click.option("--from", "start", default=None, help="First day of a range (alone: that one day).")
 @click.option("--to", "end", default=None, help="Last day of a range.")
-@click.option("--hourly", is_flag=True, help="Also roll up today's complete hours.")
+@click.option("--hourly", is_flag=True, help="Also roll up today by hour (up to the last complete minute).")
 @with_appcontext
 def rollup_command(day: str | None, start: str | None, end: str | None, hourly: bool) -> None:
     """Recompute daily CTR rollups (idempotent: delete + insert per day)."""

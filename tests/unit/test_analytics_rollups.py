@@ -94,8 +94,10 @@ def test_ctr_daily_same_from_raw_hourly_and_daily_sources(seeded):
         assert (row["impressions"], row["clicks"], row["views"]) == (e["impressions"], e["clicks"], e["views"])
         assert row["ctr"] == pct(e["clicks"], e["impressions"])
     rollup_range(db.session, START, end - timedelta(days=1))
-    rollup_hours(db.session, end, until=datetime.combine(end, datetime.min.time()) + timedelta(hours=13, minutes=20))
-    mixed = ctr_daily(db.session, START, end)
+    until = datetime.combine(end, datetime.min.time()) + timedelta(hours=13, minutes=20, seconds=41)
+    done = rollup_hours(db.session, end, until=until)
+    assert done["covered_until"] == until.replace(second=0).isoformat()  # the last complete minute
+    mixed = ctr_daily(db.session, START, end)  # 13:00–13:20 from the partial hourly row, the rest raw
     assert mixed["rows"] == raw["rows"]
     assert raw["state"] == "ok" and len(raw["series"]["A"]) == DAYS
 

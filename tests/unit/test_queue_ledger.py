@@ -215,3 +215,25 @@ def test_recorder_with_real_huey_storage(make_app, jobs, tmp_path, backend):
             assert stats["snapshot"]["queue"] == {"pending": 0, "scheduled": 0}
     finally:
         huey.flush()
+
+
+def test_the_sweepers_replacement_is_in_the_ledger_before_the_old_row_names_it(make_app, jobs, tmp_path):
+    """A consumer killed right after a sweep must not leave the replacement unknown: its ledger row is
+    written before the swept row points at it, not at the recorder's next periodic flush."""
+    import uuid
+
+    app = make_app(extra_plugins=[("qtest", jobs)], HUEY_BACKEND="sqlite", HUEY_IMMEDIATE=False,
+                   QUEUE_STATS_FLUSH_SECONDS=3600, HUEY_NAME=f"mp-test-{uuid.uuid4().hex[:8]}",
+                   HUEY_SQLITE_PATH=str(tmp_path / "huey.db"))
+    pulse = app.extensions["moviepulse"]
+    recorder = app.extensions["moviepulse.queue_recorder"]
+    with app.app_context():
+        t = utcnow() - timedelta(hours=2)
+        db.session.add(JobRecord(task_id="killed", name="qtest.ok", args={"args": [4], "kwargs": {}},
+                                 state="running", attempts=1, enqueued_at=t, started_at=t, updated_at=t))
+        db.session.commit()
+        [swept] = sweep_stale_jobs(pulse, 3600)
+        assert swept["requeued"] and len(recorder.buffer) == 0  # nothing left waiting for a later flush
+        old = db.session.scalar(select(JobRecord).where(JobRecord.task_id == "killed"))
+        new = db.session.scalar(select(JobRecord).where(JobRecord.task_id == old.retried_as))
+        assert old.state == "interrupted" and new is not None and new.state == "pending"
