@@ -117,7 +117,8 @@ class FingerprintHit:
 
 class CheckTally:
     """Occurrences of one failing score check on one route, counted from the buffered audits
-    (epoch seconds, day numbers, the last sample's values) and turned into a :class:`FingerprintHit`."""
+    (epoch seconds, day numbers, the latest audit tuple as the sample) and turned into a
+    :class:`FingerprintHit`."""
 
     __slots__ = ("check", "route", "count", "first_ts", "last_ts", "days", "sample")
 
@@ -141,13 +142,14 @@ class CheckTally:
 
     def to_hit(self, hit: FingerprintHit) -> FingerprintHit:
         """Fill the empty ``hit`` with these occurrences."""
-        rid, path, locale, score, counts = self.sample
+        _ts, _route, path, _m, _s, _ms, locale, _v, rid, _sc, size, meta, og, ld, img, blocking, score, _f = self.sample
         hit.count = self.count
         hit.first_seen = _naive_utc(self.first_ts)
         hit.last_seen = _naive_utc(self.last_ts)
         hit.days = {_EPOCH + timedelta(days=d) for d in self.days}
         hit.sample = {"request_id": rid, "path": path, "locale": locale, "score": score,
-                      "counts": counts}
+                      "counts": {"html_bytes": size, "meta_count": meta, "og_count": og, "ldjson_count": ld,
+                                 "img_count": img, "blocking_scripts": blocking}}
         return hit
 
 
@@ -305,15 +307,13 @@ def _fold_checks(snap: Snapshot, audits: list) -> None:
     for row in audits:
         if isinstance(row, dict) or not row[-1]:
             continue
-        ts, route, path, _m, _s, _ms, locale, _v, rid, _sc, size, meta, og, ld, img, blocking, score, failing = row
-        sample = (rid, path, locale, score, {"html_bytes": size, "meta_count": meta, "og_count": og,
-                                             "ldjson_count": ld, "img_count": img, "blocking_scripts": blocking})
-        for check in failing:
+        ts, route = row[0], row[1]
+        for check in row[-1]:
             fp = check_fingerprint(check, route)
             tally = tallies.get(fp)
             if tally is None:
                 tally = tallies[fp] = CheckTally(check, route)
-            tally.seen(ts, sample)
+            tally.seen(ts, row)
     for fp, tally in tallies.items():
         hit = tally.to_hit(new_check_hit(tally.check, tally.route))
         existing = snap.fingerprints.get(fp)

@@ -10,6 +10,7 @@ back and retries once, by which time the row exists and is merged.
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,20 +79,46 @@ def _write(session: Session, snap: Snapshot) -> dict[str, int]:
 
 
 def _audit_tuple(row: tuple | dict[str, Any]) -> tuple:
-    """A buffered audit as a tuple in ``AUDIT_COLUMNS`` order with ``recorded_at`` a naive UTC datetime.
-
-    The middleware buffers tuples with the epoch seconds (cheap on the hot path); a dict (tests,
-    tools) may leave out the columns that have defaults."""
+    """A buffered audit as a tuple in ``AUDIT_COLUMNS`` order. The middleware buffers tuples with
+    ``recorded_at`` in epoch seconds (cheap on the hot path); a dict (tests, tools) has a datetime
+    and may leave out the columns that have defaults."""
     if isinstance(row, dict):
         full = {**_AUDIT_DEFAULTS, **row}
         return tuple(full[name] for name in AUDIT_COLUMNS)
-    ts = row[0]
-    return (datetime.fromtimestamp(ts, UTC).replace(tzinfo=None), *row[1:]) if isinstance(ts, float) else row
+    return row
+
+
+class _Stamper:
+    """``recorded_at`` (epoch seconds or a naive UTC datetime) -> the bound value the column type
+    would produce. On SQLite the DateTime processor's text is built once per second and only the
+    microseconds are formatted per row (a flush writes thousands of rows within a few seconds)."""
+
+    def __init__(self, proc: Any) -> None:
+        self.proc = proc
+        self.prefixes: dict[int, str | None] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, float):
+            return self.proc(value) if self.proc is not None and value is not None else value
+        if self.proc is None:
+            return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+        sec = math.floor(value)
+        us = round((value - sec) * 1_000_000)
+        if us >= 1_000_000:
+            sec, us = sec + 1, us - 1_000_000
+        prefix = self.prefixes.get(sec, "")
+        if prefix == "":
+            text = self.proc(datetime.fromtimestamp(sec, UTC).replace(tzinfo=None))
+            prefix = self.prefixes[sec] = text[:-7] if isinstance(text, str) and text.endswith(".000000") else None
+        if prefix is None:  # a storage format without 6-digit microseconds: the processor, every row
+            return self.proc(datetime.fromtimestamp(value, UTC).replace(tzinfo=None))
+        return f"{prefix}.{us:06d}"
 
 
 def _write_audits(session: Session, audits: list) -> int:
-    """One ``executemany`` of plain tuples through the driver; each value goes through the column
-    type's own bind processor, so the stored form is exactly what the ORM would write."""
+    """One ``executemany`` of plain tuples through the driver. Every value goes through the column
+    type's own bind processor (``recorded_at`` via :class:`_Stamper`, ``failing`` memoised per
+    distinct list), so the stored form is exactly what the ORM would write."""
     conn = session.connection()
     dialect = conn.dialect
     sql = _INSERT_AUDITS.get(dialect.paramstyle)
@@ -99,13 +126,22 @@ def _write_audits(session: Session, audits: list) -> int:
         marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(AUDIT_COLUMNS))
         sql = _INSERT_AUDITS[dialect.paramstyle] = (
             f"INSERT INTO {_AUDIT_TABLE.name} ({', '.join(AUDIT_COLUMNS)}) VALUES ({marks})")
-    procs = [(i, p) for i, name in enumerate(AUDIT_COLUMNS)
-             if (p := _AUDIT_TABLE.c[name].type._cached_bind_processor(dialect)) is not None]
+    procs = {name: p for name in AUDIT_COLUMNS
+             if (p := _AUDIT_TABLE.c[name].type._cached_bind_processor(dialect)) is not None}
+    stamp = _Stamper(procs.pop("recorded_at", None))
+    failing_proc = procs.pop("failing", None)
+    others = [(AUDIT_COLUMNS.index(name), p) for name, p in procs.items()]
+    failing_values: dict[tuple[str, ...], Any] = {}
     rows = []
     for raw in audits:
         values = list(_audit_tuple(raw))
-        values[-1] = list(values[-1] or ())  # failing: a JSON list
-        for i, proc in procs:
+        values[0] = stamp(values[0])
+        key = tuple(values[-1] or ())
+        failing = failing_values.get(key)
+        if failing is None:
+            failing = failing_values[key] = failing_proc(list(key)) if failing_proc is not None else list(key)
+        values[-1] = failing
+        for i, proc in others:
             if values[i] is not None:
                 values[i] = proc(values[i])
         rows.append(tuple(values))
