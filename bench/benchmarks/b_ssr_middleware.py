@@ -14,8 +14,8 @@ the numbers are the server-side cost only:
 Overheads are measured in the same run: prometheus-flask-exporter's and OpenTelemetry's against
 bare Flask, MoviePulse's middleware against the same MoviePulse app without the ssr plugin; the
 targets compare MoviePulse's overhead with prometheus-flask-exporter's. The overheads are 5–35 µs
-on a ~120 µs request, so they are estimated robustly: 24 interleaved rounds of 2,500 requests
-(the MoviePulse buffer flushed once per sample), and each overhead is the median over rounds of the difference *within* a round (paired),
+on a ~120 µs request, so they are estimated robustly: 16 interleaved rounds of 5,000 requests
+(the MoviePulse buffer flushed once per sample, at the default ``SSR_FLUSH_MAX_ITEMS``), and each overhead is the median over rounds of the difference *within* a round (paired),
 so the load drifting between rounds cancels. Samples are the process's CPU time
 (``time.process_time``: every variant runs in this one thread, flushes included, no I/O waits), not
 wall time: on a shared VM, time stolen by other guests would otherwise land in whichever variant
@@ -113,7 +113,7 @@ def find_middleware():
 @benchmark("ssr_middleware", title="SSR middleware overhead on a cached 50 KB page", issue="issue 4")
 def build(ctx: Context) -> Plan:
     html = page_50kb()
-    reqs = ctx.pick(150, 2_500)
+    reqs = ctx.pick(150, 5_000)  # full: the default SSR_FLUSH_MAX_ITEMS, so one flush per sample
     notes: list[str] = [f"page: {len(html.encode()):,} bytes; {reqs} requests per sample, direct WSGI calls"]
 
     def per_request(call):
@@ -136,7 +136,7 @@ def build(ctx: Context) -> Plan:
     variants.append(Variant("opentelemetry-instrumentation-flask", otel_run))
     mp_variants = _moviepulse_variants(ctx, html, per_request, notes, reqs)
     variants.extend(mp_variants)
-    case = Case("GET /en/movies/42 (cached 50 KB HTML)", "µs/request", variants, rounds=ctx.rounds or ctx.pick(3, 24))
+    case = Case("GET /en/movies/42 (cached 50 KB HTML)", "µs/request", variants, rounds=ctx.rounds or ctx.pick(3, 16))
 
     def paired(c, name: str, base: str) -> float:
         """Median over rounds of (variant − base) in the same round: the round's machine noise cancels."""
