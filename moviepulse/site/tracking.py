@@ -11,6 +11,7 @@ commit it emits ``events_recorded`` with the accepted rows and counts outcomes i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -108,13 +109,21 @@ def _as_datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def _pg_array_type(sqltype: Any) -> str:
-    """The PostgreSQL element type for an ``unnest`` array of a column: ``text`` for strings (the
-    column's own length check then applies on insert; a cast to ``varchar(n)`` would truncate)."""
+@functools.lru_cache(maxsize=64)
+def _unnest_arrays(table_name: str, columns: tuple[str, ...]) -> str:
+    """``%b::type[], …`` for an ``unnest`` of these columns (built once per table and column list).
+    Strings travel as ``text`` (the column's own length check then applies on insert; a cast to
+    ``varchar(n)`` would truncate); binary parameters need no escaping."""
     from sqlalchemy import String
     from sqlalchemy.dialects import postgresql
 
-    return "text" if isinstance(sqltype, String) else sqltype.compile(dialect=postgresql.dialect())
+    from moviepulse.models.base import Base
+
+    table = Base.metadata.tables[table_name]
+    return ", ".join(
+        "%b::" + ("text" if isinstance(table.c[name].type, String)
+                  else table.c[name].type.compile(dialect=postgresql.dialect())) + "[]"
+        for name in columns)
 
 
 class _Raw:
@@ -138,11 +147,11 @@ class _Raw:
 
     def insert_unnest(self, head: str, table: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                       tail: str = "", returning: bool = False) -> tuple[int, list[tuple[Any, ...]]]:
-        """PostgreSQL: ``head SELECT * FROM unnest(%s::type[], …) AS incoming(columns) tail`` — the
-        whole batch in one statement with one array per column: one round trip, and a short query
-        text that psycopg prepares once (a multi-row VALUES would be re-parsed every time).
+        """PostgreSQL: ``head SELECT * FROM unnest(%b::type[], …) AS incoming(columns) tail`` — the
+        whole batch in one statement with one binary array per column: one round trip, and a short
+        query text that psycopg prepares once (a multi-row VALUES would be re-parsed every time).
         Returns (rows affected, rows returned)."""
-        arrays = ", ".join(f"%b::{_pg_array_type(table.c[name].type)}[]" for name in columns)  # binary: no escaping
+        arrays = _unnest_arrays(table.name, tuple(columns))
         sql = f"{head} SELECT * FROM unnest({arrays}) AS incoming ({', '.join(columns)}) {tail}"
         cur = self.conn.cursor()
         try:
