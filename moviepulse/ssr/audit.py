@@ -1,10 +1,12 @@
-"""HTML audit: count what matters for SEO/SSR health in one regex pass, then score it.
+"""HTML audit: count what matters for SEO/SSR health in one pass over the bytes, then score it.
 
 MovieRec's parser depended on attribute order (so nonce-first JSON-LD was never counted) and
-treated ``defer`` as a substring. Here one compiled regex walks the bytes once and yields
-comments and raw-text elements (skipped whole, so ``<img`` inside a script or a comment is not
-an image) and the start tags we count; attributes are parsed properly in any order, with
-double-, single- or unquoted values, only for the few tags that need it.
+treated ``defer`` as a substring. Here one tokenizer walks the bytes once and yields comments and
+raw-text elements (skipped whole, so ``<img`` inside a script or a comment is not an image) and
+the start tags we count; attributes are parsed properly in any order, with double-, single- or
+unquoted values, only for the few tags that need it. The tokenizer is specified by one compiled
+regex (:func:`scan_python`); ``_scan.c`` implements the same in C and is used when it was built
+(:data:`SCANNER`), with a differential test keeping the two identical.
 
 Counts agree with a real HTML parser (selectolax/lexbor) on the corpus in the tests:
 
