@@ -120,6 +120,21 @@ def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, An
     return out
 
 
+def child_environ(env: str, settings: dict[str, Any], base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a MoviePulse child process (consumer, web worker) that
+    :func:`environment_overrides` reads back as ``settings``: ``base`` (default ``os.environ``)
+    without any MoviePulse setting of its own, ``MOVIEPULSE_ENV`` = ``env``, then each setting as
+    ``DATABASE_URL`` / ``REDIS_URL`` / ``SECRET_KEY`` or ``MOVIEPULSE_<NAME>`` (JSON unless a string)."""
+    unprefixed = {target: key for key, target in UNPREFIXED_ENV.items()}
+    out = {k: v for k, v in (os.environ if base is None else base).items()
+           if not k.startswith(PREFIX) and k not in UNPREFIXED_ENV}
+    out["MOVIEPULSE_ENV"] = env
+    for name, value in settings.items():
+        key = unprefixed.get(name, PREFIX + name)
+        out[key] = value if isinstance(value, str) else json.dumps(value)
+    return out
+
+
 def normalise_database_url(url: str) -> str:
     """``postgres://`` and ``postgresql://`` URLs use psycopg 3."""
     if url.startswith("postgres://"):

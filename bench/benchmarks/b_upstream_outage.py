@@ -69,6 +69,7 @@ from typing import Any
 
 from bench import common
 from bench.harness import Case, Context, NotAvailable, Plan, Target, Variant, benchmark
+from moviepulse.config import child_environ
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -252,17 +253,8 @@ class Feeder:
 
 
 def consumer_environ(settings: dict[str, Any], instance: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MOVIEPULSE_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-    env.update({"MOVIEPULSE_ENV": "local", "MOVIEPULSE_INSTANCE_PATH": instance, "PYTHONUNBUFFERED": "1",
-                "PYTHONPATH": str(REPO)})
-    for key, value in settings.items():
-        if key == "SQLALCHEMY_DATABASE_URI":
-            env["DATABASE_URL"] = value
-        elif key == "SECRET_KEY":
-            env["SECRET_KEY"] = value
-        else:
-            env["MOVIEPULSE_" + key] = value if isinstance(value, str) else json.dumps(value)
+    env = child_environ("local", settings)
+    env.update({"MOVIEPULSE_INSTANCE_PATH": instance, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
     return env
 
 

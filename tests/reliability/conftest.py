@@ -9,17 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+
+from moviepulse.config import child_environ
+from tests.support.stack import free_port, wait_until  # noqa: F401  (wait_until: re-exported for the tier)
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -32,23 +33,6 @@ def pytest_collection_modifyitems(items: list[Any]) -> None:
     for item in items:
         if "tests/reliability/" in str(item.fspath).replace(os.sep, "/"):
             item.add_marker(pytest.mark.reliability)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Consumer:
@@ -107,20 +91,9 @@ class QueueEnv:
         self.consumers: list[Consumer] = []
 
     def environ(self) -> dict[str, str]:
-        import json
-
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("MOVIEPULSE_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-        env.update({"MOVIEPULSE_ENV": "local", "MOVIEPULSE_INSTANCE_PATH": str(self.tmp / "instance"),
-                    "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO),
-                    "RELIABILITY_PLUGINS": ",".join(self.plugins)})
-        for key, value in self.settings.items():
-            if key == "SQLALCHEMY_DATABASE_URI":
-                env["DATABASE_URL"] = value
-            elif key == "SECRET_KEY":
-                env["SECRET_KEY"] = value
-            else:
-                env["MOVIEPULSE_" + key] = value if isinstance(value, str) else json.dumps(value)
+        env = child_environ("local", self.settings)
+        env.update({"MOVIEPULSE_INSTANCE_PATH": str(self.tmp / "instance"), "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": str(REPO), "RELIABILITY_PLUGINS": ",".join(self.plugins)})
         return env
 
     def start_consumer(self, workers: int = 4) -> Consumer:

@@ -18,6 +18,8 @@ from typing import Any
 
 import requests
 
+from moviepulse.config import child_environ
+
 VENV_BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,12 +35,9 @@ class Stack:
         self.env_name = env
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.environ = {
-            k: v for k, v in os.environ.items()
-            if not k.startswith("MOVIEPULSE_") and k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")
-        }
-        self.environ.update({"MOVIEPULSE_ENV": env, "MOVIEPULSE_INSTANCE_PATH": str(workdir / "instance"),
-                             "PYTHONUNBUFFERED": "1", **settings})
+        self.environ = child_environ(env, {})  # settings: already environment variables
+        self.environ.update({"MOVIEPULSE_INSTANCE_PATH": str(workdir / "instance"), "PYTHONUNBUFFERED": "1",
+                             **settings})
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.web_url: str | None = None
         self._web: subprocess.Popen[bytes] | None = None
@@ -110,7 +109,7 @@ class Stack:
         self.processes.clear()
 
 
-def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.25) -> Any:
+def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:

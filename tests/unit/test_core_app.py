@@ -113,3 +113,14 @@ def test_metrics_token_is_checked(make_app):
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer secret-metrics-token"}).status_code == 200
+
+
+def test_child_environ_is_read_back_as_the_same_settings():
+    from moviepulse.config import child_environ
+
+    settings = {"SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/x.db", "REDIS_URL": "redis://h:1/2", "SECRET_KEY": "k" * 40,
+                "LOCALES": ["en", "de"], "SSR_SAMPLE_RATE": 0.25, "TMDB_API_KEY": "abc", "OMDB_ENABLED": False}
+    base = {"PATH": "/bin", "MOVIEPULSE_LOCALES": '["fr"]', "DATABASE_URL": "postgresql://elsewhere/db"}
+    env = child_environ("staging", settings, base)
+    assert env["PATH"] == "/bin" and env["MOVIEPULSE_ENV"] == "staging"
+    assert environment_overrides(env) == settings  # the parent's own MoviePulse settings are not inherited
