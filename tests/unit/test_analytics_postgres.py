@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
 
@@ -20,27 +18,19 @@ from moviepulse.extensions import db
 from moviepulse.models.base import utcnow
 from moviepulse.models.events import Event
 from moviepulse.models.movie import Movie
+from tests.support.services import postgres_schema
 
-PG_URL = os.environ.get("MOVIEPULSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 START = date(2026, 11, 3)
 
 
 @pytest.fixture
 def pg_app(make_app):
-    psycopg = pytest.importorskip("psycopg")
-    plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-    schema = f"mp_analytics_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(plain, connect_timeout=3, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield make_app(SQLALCHEMY_DATABASE_URI=f"{PG_URL}{sep}options=-csearch_path%3D{schema}")
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema("mp_analytics") as url:
+        app = make_app(SQLALCHEMY_DATABASE_URI=url)
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_rollups_ctr_trends_reconcile_experiment_on_postgresql(pg_app):

@@ -3,7 +3,6 @@ exactly as the ORM would store them — on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import datetime, timedelta
 
@@ -16,37 +15,31 @@ from moviepulse.models.base import utcnow
 from moviepulse.models.ssr import SsrAudit, SsrFingerprint
 from moviepulse.ssr.fingerprints import check_fingerprint
 from moviepulse.ssr.runtime import runtime
+from tests.support.services import postgres_schema
 
-PG_URL = os.environ.get("MOVIEPULSE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # One blocking script, no JSON-LD, one OpenGraph tag, two images.
 PAGE = (b'<!doctype html><html><head><title>t</title><meta property="og:title" content="x">'
         b'<script src="/a.js"></script></head><body><img src=1><IMG src=2></body></html>')
 
 
+def _page_app(make_app, **overrides):
+    flask_app = make_app(only_plugins=["core", "ssr", "playbooks"], SSR_SAMPLE_RATE=1.0, SSR_ACCESS_LOG=False,
+                         **overrides)
+    flask_app.add_url_rule("/en/page/<int:n>", "page", lambda n: Response(PAGE, mimetype="text/html"))
+    return flask_app
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app(request, make_app):
-    overrides = {"SSR_SAMPLE_RATE": 1.0, "SSR_ACCESS_LOG": False}
-    schema = None
-    if request.param == "postgresql":
-        psycopg = pytest.importorskip("psycopg")
-        plain = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        schema = f"mp_ssr_{uuid.uuid4().hex[:10]}"
-        try:
-            with psycopg.connect(plain, connect_timeout=3, autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-        except psycopg.OperationalError as exc:
-            pytest.skip(f"PostgreSQL not reachable: {exc}")
-        sep = "&" if "?" in PG_URL else "?"
-        overrides["SQLALCHEMY_DATABASE_URI"] = f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    flask_app = make_app(only_plugins=["core", "ssr", "playbooks"], **overrides)
-    flask_app.add_url_rule("/en/page/<int:n>", "page", lambda n: Response(PAGE, mimetype="text/html"))
-    yield flask_app
-    if schema is not None:
+    if request.param == "sqlite":
+        yield _page_app(make_app)
+        return
+    with postgres_schema("mp_ssr") as url:
+        flask_app = _page_app(make_app, SQLALCHEMY_DATABASE_URI=url)
+        yield flask_app
         with flask_app.app_context():
             db.session.remove()
             db.engine.dispose()
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def test_audits_and_check_fingerprints_round_trip(app):
@@ -139,8 +132,7 @@ def test_a_failed_flush_counts_each_failing_check_once(make_app):
     """Audits given back after a failed flush are written later, their fingerprint occurrences once."""
     from sqlalchemy import text
 
-    app = make_app(only_plugins=["core", "ssr", "playbooks"], SSR_SAMPLE_RATE=1.0, SSR_ACCESS_LOG=False)
-    app.add_url_rule("/en/page/<int:n>", "page", lambda n: Response(PAGE, mimetype="text/html"))
+    app = _page_app(make_app)
     client, rt = app.test_client(), runtime(app)
     for n in range(3):
         client.get(f"/en/page/{n}")
