@@ -94,6 +94,7 @@ def app_overrides(stack: Stack) -> dict[str, Any]:
 
 def run_scenario(stack: Stack) -> dict[str, Any]:
     """Everything a deployment does, through its real processes; returns what admins would read."""
+    from moviepulse.analytics.queue import flush_recorder
     from moviepulse.app import create_app
     from moviepulse.core.auth import create_token
     from moviepulse.extensions import db
@@ -153,6 +154,9 @@ def run_scenario(stack: Stack) -> dict[str, Any]:
             "/ingestion/funnel", "/trends")}
         ssr_routes = api("/ssr/routes")
         with app.app_context():
+            # Write what this in-process app buffered (its `enqueued` ledger rows) while the stack's
+            # database still exists; at interpreter exit it would be gone.
+            flush_recorder(app.extensions["moviepulse"])
             db.engine.dispose()
         phase("queries")
         return {
