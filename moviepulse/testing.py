@@ -106,7 +106,7 @@ def _password_hash(password: str) -> str:
 
 def admin_client(app: Flask, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> FlaskClient:
     """A test client whose session is logged in as an admin (created if missing, with a real
-    scrypt password hash, computed once per process).
+    Argon2id password hash, computed once per process).
 
     Works for every admin surface: the Dash dashboard and ``/admin/api/...`` blueprints.
     """

@@ -1,7 +1,9 @@
 """Admin identity: password hashing, API tokens, and the guard for ``/admin/api/``.
 
-Passwords use scrypt (Werkzeug). API tokens are random, shown once, stored as SHA-256 and
-read-only: they may only ``GET``/``HEAD``; anything that changes state needs an admin session.
+Passwords: Argon2id and the password policy live in ``moviepulse.core.passwords`` (re-exported
+here); legacy Werkzeug scrypt/pbkdf2 hashes still verify and are upgraded at the next login. API
+tokens are random, shown once, stored as SHA-256 and read-only: they may only ``GET``/``HEAD``;
+anything that changes state needs an admin session.
 """
 
 from __future__ import annotations
@@ -13,41 +15,43 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 from flask_login import current_user
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
+from moviepulse.core.passwords import (
+    DUMMY_HASH,
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    check_password,
+    hash_password,
+    needs_rehash,
+    password_problems,
+)
 from moviepulse.extensions import db
 from moviepulse.models.base import utcnow
 from moviepulse.models.users import AdminUser, ApiToken
 
+__all__ = ["DUMMY_HASH", "MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "TOKEN_PREFIX", "admin_api_blueprint",
+           "create_admin", "create_token", "hash_password", "hash_token", "needs_rehash", "password_problems",
+           "require_admin_api", "token_from_request", "unauthorized", "verify_password"]
+
 TOKEN_PREFIX = "mp_"
-MIN_PASSWORD_LENGTH = 12
-
-
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method="scrypt")
 
 
 def verify_password(user: AdminUser | None, password: str) -> bool:
-    """Constant work whether or not the user exists (no user-enumeration by timing)."""
+    """Check ``password``; the same Argon2id work whether or not the user exists (no
+    user-enumeration by timing: unknown users are checked against ``DUMMY_HASH``).
+
+    On success with a legacy (Werkzeug scrypt/pbkdf2) or under-strength hash, the password is
+    rehashed into ``user.password_hash``; the caller's commit stores it (the login view commits
+    on every successful login).
+    """
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password(DUMMY_HASH, password)
         return False
-    return check_password_hash(user.password_hash, password)
-
-
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
-
-
-def password_problems(password: str, email: str = "") -> list[str]:
-    """The password policy: length, not the e-mail, not one repeated character."""
-    problems = []
-    if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"at least {MIN_PASSWORD_LENGTH} characters")
-    if email and password.lower() == email.lower():
-        problems.append("must differ from the e-mail address")
-    if password and len(set(password)) < 4:
-        problems.append("at least 4 different characters")
-    return problems
+    if not check_password(user.password_hash, password):
+        return False
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return True
 
 
 def create_admin(email: str, password: str) -> AdminUser:

@@ -236,10 +236,12 @@ def test_password_policy_and_hash_parameters():
     assert password_problems("admin@example.test", "admin@example.test")
     assert not password_problems("Correct-Horse-Battery-Staple-" * 2 + "x" * 6)  # 64 characters are accepted
     assert not password_problems("pasted: Ünïcødé 🔑 passphrase with spaces")
+    assert password_problems("qwerty123456")  # one of the 3,000 most common passwords
     stored = hash_password("correct horse battery staple")
-    method, _, _ = stored.partition("$")
-    name, n, r, p = method.split(":")
-    assert name == "scrypt" and int(n) >= 2**15 and int(r) >= 8 and int(p) >= 1
+    match = re.match(r"^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$", stored)
+    assert match, stored
+    m, t, p = (int(x) for x in match.groups())
+    assert m >= 19456 and t >= 2 and p >= 1  # OWASP: Argon2id, 19 MiB, 2 passes, 1 lane
 
 
 def log_lines(records):
