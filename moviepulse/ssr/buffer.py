@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from moviepulse.ssr.audit import ScoreRules, audit_html
 from moviepulse.ssr.sketch import LatencySketch
 
 UPSTREAM_COUNTERS = ("requests", "retries", "rate_limited", "budget_exhausted", "breaker_opened")
@@ -183,6 +184,11 @@ class TelemetryBuffer:
         self.snap = Snapshot()
         self.requests: list[tuple[str, int, float, int, float, int | None]] = []  # not folded yet
         self.audits: list[tuple | dict[str, Any]] = []  # sampled audits whose failing checks are not counted yet
+        self.pages: list[tuple[tuple, bytes]] = []  # sampled pages not audited yet: (row head, body)
+        self.page_bytes = 0
+        self.rules: ScoreRules | None = None  # the runtime sets this (the score rules of the deferred audits)
+        self.audit_batch = 32  # the runtime sets these from SSR_AUDIT_BATCH and SSR_AUDIT_BATCH_BYTES
+        self.audit_batch_bytes = 4 << 20
         self.signals = 0  # exceptions and upstream signals recorded since the last take()
         self.last_take = time.monotonic()
         self.max_audits = max_audits
@@ -214,8 +220,33 @@ class TelemetryBuffer:
         """One sampled audit: a tuple in ``AUDIT_COLUMNS`` order (``recorded_at`` as epoch seconds,
         ``failing`` a sequence of check names; its failing checks become fingerprint occurrences when
         the buffer is taken), or a dict of the same columns (defaults may be left out; no fingerprints)."""
+        if self.pages:
+            self.audit_pages()  # keep the rows in the order they were recorded
         with self.lock:
             self.audits.append(row)  # rides along with its request: not counted towards a size flush
+
+    def record_page(self, head: tuple, body: bytes) -> bool:
+        """One sampled page whose audit is deferred: ``head`` is the audit row's first ten columns
+        (``recorded_at`` … ``self_crawl``), ``body`` the response bytes (kept by reference, no copy).
+        True when ``audit_batch`` pages or ``audit_batch_bytes`` are waiting: the caller should then
+        run :meth:`audit_pages` (pages are audited in batches, where the scanner's code and data stay
+        in the CPU caches, instead of one cold audit between two requests)."""
+        with self.lock:
+            pages = self.pages
+            pages.append((head, body))
+            self.page_bytes += len(body)
+            return len(pages) >= self.audit_batch or self.page_bytes >= self.audit_batch_bytes
+
+    def audit_pages(self) -> None:
+        """Audit the waiting pages and buffer their rows (each with its score and failing checks)."""
+        with self.lock:
+            pages, self.pages = self.pages, []
+            self.page_bytes = 0
+        if not pages:
+            return
+        rows = audit_rows(pages, self.rules or ScoreRules())
+        with self.lock:
+            self.audits.extend(rows)
 
     def record_fingerprint(self, hit: FingerprintHit) -> None:
         with self.lock:
@@ -245,6 +276,7 @@ class TelemetryBuffer:
         return pending >= max_items or (pending > 0 and time.monotonic() - self.last_take >= interval_s)
 
     def take(self) -> Snapshot:
+        self.audit_pages()  # the pages recorded since the last batch ride along with their requests
         with self.lock:
             snap, self.snap = self.snap, Snapshot()
             requests, self.requests = self.requests, []
@@ -253,6 +285,7 @@ class TelemetryBuffer:
             self.last_take = time.monotonic()
         # Outside the lock: requests keep recording into the new snapshot meanwhile.
         _fold_requests(snap.routes, requests)
+        _fold_audit_scores(snap.routes, audits)
         _fold_checks(snap, audits)  # only the new ones: a restored snapshot's audits were counted already
         snap.audits.extend(audits)
         if len(snap.audits) > self.max_audits:
@@ -297,6 +330,39 @@ def _fold_requests(routes: dict[tuple[str, int], RouteAgg], requests: list[tuple
         agg.add(ms, status, apdex_t_ms)
         if score is not None:
             agg.add_score(score)
+
+
+def audit_rows(pages: list[tuple[tuple, bytes]], rules: ScoreRules) -> list[tuple]:
+    """Audit deferred pages: each ``(head, body)`` becomes a full ``AUDIT_COLUMNS`` tuple whose
+    ``failing`` is a :class:`DeferredChecks` (so that its score is folded into the route aggregate
+    exactly once, when the buffer is taken)."""
+    rows = []
+    for head, body in pages:
+        audit = audit_html(body, rules)
+        c = audit.counts
+        rows.append(head + (c.html_bytes, c.meta, c.og, c.ldjson, c.img, c.blocking, audit.score,
+                            DeferredChecks(audit.penalties)))
+    return rows
+
+
+class DeferredChecks(tuple):
+    """The failing checks of a deferred audit: a plain tuple of check names whose type says that
+    the audit's score still has to be added to its route-minute aggregate (an inline audit's score
+    rides on its request tuple instead)."""
+
+    __slots__ = ()
+
+
+def _fold_audit_scores(routes: dict[tuple[str, int], RouteAgg], audits: list) -> None:
+    """Add the scores of deferred audits to their route-minute aggregates (the request itself was
+    counted without a score)."""
+    for row in audits:
+        if type(row) is tuple and type(row[-1]) is DeferredChecks:
+            key = (row[1], int(row[0] // 60))
+            agg = routes.get(key)
+            if agg is None:
+                agg = routes[key] = RouteAgg()
+            agg.add_score(row[-2])
 
 
 def _fold_checks(snap: Snapshot, audits: list) -> None:

@@ -6,8 +6,10 @@
   every ``before_request`` hook);
 * an ``after_request`` hook (registered first, so it runs after the other hooks have shaped the
   response) that observes Prometheus, records the route-minute aggregate for HTML responses on
-  monitored routes, audits the HTML of sampled 2xx ones (redirect and error pages are timed, not
-  scored) and writes the access-log line;
+  monitored routes, hands the body of sampled 2xx ones to the buffer, which audits such pages in
+  batches of ``SSR_AUDIT_BATCH`` (redirect and error pages are timed, not scored; when the access
+  log is on, the page is audited at once so that its line carries the score), and writes the
+  access-log line;
 * a ``got_request_exception`` receiver that fingerprints an unhandled exception — Flask re-raises
   or turns it into a 500 exactly as without the middleware.
 
@@ -164,7 +166,11 @@ def install(app: Flask) -> SsrRuntime:
                 rid = environ.get(REQUEST_ID_KEY) or g.get("request_id")
                 if self_crawl or sampled(rid, rate):
                     audited = True
-                    score = _audit(rt, req, response, route, ms, status, rid, self_crawl, now)
+                    if rt.access_log and access_log.isEnabledFor(logging.INFO):
+                        score = _audit(rt, req, response, route, ms, status, rid, self_crawl, now)  # for the line
+                    elif rt.buffer.record_page(_audit_head(req, route, ms, status, rid, self_crawl, now),
+                                               _body(response)):
+                        rt.buffer.audit_pages()
             if rt.buffer.record_request(route, int(now // 60), ms, status, rt.apdex_t_ms, score):
                 rt.flush_due()
         if rt.access_log and access_log.isEnabledFor(logging.INFO):
@@ -200,18 +206,23 @@ def _body(response: Response) -> bytes:
     return response.get_data()
 
 
+def _audit_head(req: Any, route: str, ms: float, status: int, rid: str | None, self_crawl: bool,
+                now: float) -> tuple:
+    """The request's part of its audit row: ``AUDIT_COLUMNS`` up to ``self_crawl``."""
+    gd = _g_object().__dict__
+    return (now, route, req.path[:512], req.method, status, round(ms, 3), _locale(gd, req.view_args),
+            _variant(gd), rid, self_crawl)
+
+
 def _audit(rt: SsrRuntime, req: Any, response: Response, route: str, ms: float, status: int, rid: str | None,
            self_crawl: bool, now: float) -> int:
-    """Audit the body and buffer the result as one tuple (its row and the fingerprints of its failing
-    checks are built when the buffer is taken)."""
+    """Audit the body now (the access-log line wants its score) and buffer the result as one tuple
+    (its row and the fingerprints of its failing checks are built when the buffer is taken)."""
     audit = audit_html(_body(response), rt.rules)
     c = audit.counts
-    gd = _g_object().__dict__
-    locale = _locale(gd, req.view_args)
-    path = req.path
-    rt.buffer.record_audit((now, route, path[:512], req.method, status, round(ms, 3), locale, _variant(gd),
-                            rid, self_crawl, c.html_bytes, c.meta, c.og, c.ldjson, c.img, c.blocking, audit.score,
-                            tuple(audit.penalties)))
+    rt.buffer.record_audit(_audit_head(req, route, ms, status, rid, self_crawl, now)
+                           + (c.html_bytes, c.meta, c.og, c.ldjson, c.img, c.blocking, audit.score,
+                              tuple(audit.penalties)))
     return audit.score
 
 

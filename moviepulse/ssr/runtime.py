@@ -67,6 +67,9 @@ class SsrRuntime:
         self.in_app_modules = tuple(cfg.get("SSR_IN_APP_MODULES") or ())
         self.use_thread = bool(cfg.get("SSR_FLUSH_THREAD", True)) and not app.testing
         self.buffer = TelemetryBuffer(int(cfg.get("SSR_BUFFER_MAX_AUDITS", 10_000)))
+        self.buffer.rules = self.rules
+        self.buffer.audit_batch = max(1, int(cfg.get("SSR_AUDIT_BATCH", 32)))
+        self.buffer.audit_batch_bytes = max(1, int(cfg.get("SSR_AUDIT_BATCH_BYTES", 4 << 20)))
         self.flush_interval = float(cfg.get("SSR_FLUSH_INTERVAL_SECONDS", 10))
         self.flush_max_items = int(cfg.get("SSR_FLUSH_MAX_ITEMS", 5000))
         self._decisions: dict[str, RouteDecision] = {}
@@ -182,7 +185,8 @@ class SsrRuntime:
         self._pid = os.getpid()
         old = self.buffer
         self.buffer = TelemetryBuffer(old.max_audits)
-        self.buffer.due_items, self.buffer.due_seconds = old.due_items, old.due_seconds
+        for name in ("due_items", "due_seconds", "rules", "audit_batch", "audit_batch_bytes"):
+            setattr(self.buffer, name, getattr(old, name))
         self._thread = None
         self._wake = threading.Event()
         self._flush_lock = threading.Lock()

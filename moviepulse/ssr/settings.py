@@ -31,6 +31,10 @@ SETTINGS: list[Setting] = [
     Setting("SSR_FLUSH_INTERVAL_SECONDS", 10, "Flush the in-process buffer at least this often."),
     Setting("SSR_FLUSH_MAX_ITEMS", 5000, "Flush the buffer once it holds this many requests (sampled audits ride "
             "along; the interval bounds the delay, this bounds memory and the per-request flush share)."),
+    Setting("SSR_AUDIT_BATCH", 32, "Sampled pages audited together, off the request that sampled them (their "
+            "bodies wait in memory until then, or until the flush)."),
+    Setting("SSR_AUDIT_BATCH_BYTES", 4 << 20, "Audit the waiting pages earlier once their bodies hold this many "
+            "bytes."),
     Setting("SSR_BUFFER_MAX_AUDITS", 10_000, "Raw audits kept in memory while the database is unreachable."),
     Setting("SSR_FLUSH_THREAD", True, "Flush from a background thread (never under TESTING)."),
     Setting("SSR_RAW_RETENTION_DAYS", 14, "Days raw sampled audits are kept."),
