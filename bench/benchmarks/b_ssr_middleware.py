@@ -14,12 +14,14 @@ the numbers are the server-side cost only:
 Overheads are measured in the same run: prometheus-flask-exporter's and OpenTelemetry's against
 bare Flask, MoviePulse's middleware against the same MoviePulse app without the ssr plugin; the
 targets compare MoviePulse's overhead with prometheus-flask-exporter's. The overheads are 5–35 µs
-on a ~120 µs request, so they are estimated robustly: 16 interleaved rounds of 5,000 requests
-(the MoviePulse buffer flushed once per sample, at the default ``SSR_FLUSH_MAX_ITEMS``), and each overhead is the median over rounds of the difference *within* a round (paired),
-so the load drifting between rounds cancels. Samples are the process's CPU time
-(``time.process_time``: every variant runs in this one thread, flushes included, no I/O waits), not
-wall time: on a shared VM, time stolen by other guests would otherwise land in whichever variant
-happened to be running.
+on a ~120 µs request, so they are estimated robustly. One sample of every variant is taken in one
+*block*: 5,000 requests per variant (the MoviePulse buffer flushed exactly once per block, at the
+default ``SSR_FLUSH_MAX_ITEMS``), run as 20 chunks of 250 requests that rotate through the variants
+(A B C …, B C … A, …), so that every variant's sample spans the same seconds of machine load. Each
+overhead is the median over 16 blocks of the difference *within* a block (paired). Samples are the
+process's CPU time (``time.process_time``: every variant runs in this one thread, flushes included,
+no I/O waits), not wall time: on a shared VM, time stolen by other guests would otherwise land in
+whichever variant happened to be running.
 """
 
 from __future__ import annotations
@@ -110,32 +112,68 @@ def find_middleware():
     return None
 
 
+CHUNKS = 20
+
+
+class Blocks:
+    """Samples taken in interleaved blocks: the first variant's ``run`` measures one block of every
+    variant (``reqs`` requests each, in ``chunks`` chunks rotating through the variants) and each
+    variant's ``run`` returns its own part of the current block, in µs of CPU time per request."""
+
+    def __init__(self, reqs: int, chunks: int) -> None:
+        self.reqs, self.chunks = reqs, chunks
+        self.calls: list[tuple[Any, Any]] = []  # (call, before each sample)
+        self.current: list[float] = []
+        self.taken: list[bool] = []
+
+    def add(self, call: Any, before: Any = None) -> Any:
+        index = len(self.calls)
+        self.calls.append((call, before))
+
+        def run() -> float:
+            if index == 0:
+                self._block()
+            if self.taken[index]:
+                raise RuntimeError("Blocks: variants must be sampled in their order, once per round")
+            self.taken[index] = True
+            return self.current[index]
+
+        return run
+
+    def _block(self) -> None:
+        n = len(self.calls)
+        cpu = [0.0] * n
+        for _call, before in self.calls:
+            if before is not None:
+                before()
+        per_chunk, rest = divmod(self.reqs, self.chunks)
+        clock = time.process_time  # CPU time: the VM's steal time does not land in one variant's sample
+        for k in range(self.chunks):
+            size = per_chunk + (1 if k < rest else 0)
+            for j in range(n):
+                i = (j + k) % n  # rotate: no variant always runs right after the same one
+                call = self.calls[i][0]
+                t = clock()
+                for _ in range(size):
+                    call()
+                cpu[i] += clock() - t
+        self.current = [c / self.reqs * 1e6 for c in cpu]
+        self.taken = [False] * n
+
+
 @benchmark("ssr_middleware", title="SSR middleware overhead on a cached 50 KB page", issue="issue 4")
 def build(ctx: Context) -> Plan:
     html = page_50kb()
     reqs = ctx.pick(150, 5_000)  # full: the default SSR_FLUSH_MAX_ITEMS, so one flush per sample
-    notes: list[str] = [f"page: {len(html.encode()):,} bytes; {reqs} requests per sample, direct WSGI calls"]
+    notes: list[str] = [f"page: {len(html.encode()):,} bytes; {reqs} requests per sample, direct WSGI calls, in "
+                        f"{CHUNKS} chunks rotating through the variants"]
 
-    def per_request(call):
-        def run() -> float:
-            t = time.process_time()  # CPU time: the VM's steal time does not land in one variant's sample
-            for _ in range(reqs):
-                call()
-            return (time.process_time() - t) / reqs * 1e6
-        return run
-
-    variants = [Variant("bare Flask", per_request(wsgi_caller(bare_app(html))), baseline=True),
-                Variant("prometheus-flask-exporter", per_request(wsgi_caller(prometheus_app(html))))]
+    blocks = Blocks(reqs, CHUNKS)
+    variants = [Variant("bare Flask", blocks.add(wsgi_caller(bare_app(html))), baseline=True),
+                Variant("prometheus-flask-exporter", blocks.add(wsgi_caller(prometheus_app(html))))]
     oapp, exporter = otel_app(html)
-    ocall = wsgi_caller(oapp)
-
-    def otel_run() -> float:
-        exporter.clear()
-        return per_request(ocall)()
-
-    variants.append(Variant("opentelemetry-instrumentation-flask", otel_run))
-    mp_variants = _moviepulse_variants(ctx, html, per_request, notes, reqs)
-    variants.extend(mp_variants)
+    variants.append(Variant("opentelemetry-instrumentation-flask", blocks.add(wsgi_caller(oapp), exporter.clear)))
+    variants.extend(_moviepulse_variants(ctx, html, blocks, notes))
     case = Case("GET /en/movies/42 (cached 50 KB HTML)", "µs/request", variants, rounds=ctx.rounds or ctx.pick(3, 16))
 
     def paired(c, name: str, base: str) -> float:
@@ -161,7 +199,7 @@ def build(ctx: Context) -> Plan:
     return Plan(cases=[case], targets=targets, notes=notes, cleanup=cleanup, params={"requests_per_sample": reqs})
 
 
-def _moviepulse_variants(ctx: Context, html: str, per_request, notes: list[str], reqs: int) -> list[Variant]:
+def _moviepulse_variants(ctx: Context, html: str, blocks: Blocks, notes: list[str]) -> list[Variant]:
     """MoviePulse apps (core only; core + ssr at three audit rates) serving the same cached page."""
     install = optional("moviepulse.ssr.middleware", "install")
     if install is None:
@@ -179,7 +217,7 @@ def _moviepulse_variants(ctx: Context, html: str, per_request, notes: list[str],
     for i, (name, plugins, rate) in enumerate(configs):
         # One buffer flush per sample, at its last request: every sample pays its share of the
         # flush (with fewer flushes than samples the median would leave them out).
-        overrides = {"SSR_ACCESS_LOG": False, "SSR_FLUSH_MAX_ITEMS": reqs}
+        overrides = {"SSR_ACCESS_LOG": False, "SSR_FLUSH_MAX_ITEMS": blocks.reqs}
         if rate is not None:
             overrides["SSR_SAMPLE_RATE"] = rate
         app = make_app(f"{tmp}/ssr{i}.db", only_plugins=plugins, **overrides)
@@ -189,10 +227,10 @@ def _moviepulse_variants(ctx: Context, html: str, per_request, notes: list[str],
 
         app.add_url_rule("/en/movies/<int:movie_id>", "bench_movie", movie)
         ctx.cache["cleanups"].insert(0, lambda app=app: dispose_app(app))
-        out.append(Variant(name, per_request(wsgi_caller(app))))
+        out.append(Variant(name, blocks.add(wsgi_caller(app))))
     from moviepulse.ssr.audit import SCANNER
 
     notes.append("moviepulse variants: create_app('testing', only_plugins=…) + the same view; SSR_ACCESS_LOG off "
-                 f"(the JSON access line is a separate feature); buffer flushed inline every SSR_FLUSH_MAX_ITEMS = {reqs:,} "
-                 f"requests = once per sample (testing config: inline), so every sample includes one flush; audit scanner: {SCANNER}")
+                 f"(the JSON access line is a separate feature); buffer flushed inline every SSR_FLUSH_MAX_ITEMS = {blocks.reqs:,} "
+                 f"requests = once per block (testing config: inline), so every sample includes one flush; audit scanner: {SCANNER}")
     return out

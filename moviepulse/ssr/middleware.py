@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ ACCESS_LOG_FIELDS = ("request_id", "method", "path", "route", "status", "duratio
                      "monitored", "audited", "score", "bytes", "self_crawl")
 
 _perf = time.perf_counter
+_crc32 = zlib.crc32
 _time = time.time
 _request_object = request._get_current_object  # type: ignore[attr-defined]
 _g_object = g._get_current_object  # type: ignore[attr-defined]
@@ -164,7 +166,8 @@ def install(app: Flask) -> SsrRuntime:
             if (rate > 0.0 or self_crawl) and 200 <= status < 300 and not (
                     response.direct_passthrough or response.is_streamed):
                 rid = environ.get(REQUEST_ID_KEY) or g.get("request_id")
-                if self_crawl or sampled(rid, rate):
+                # sampled(rid, rate), inlined
+                if self_crawl or (rid and (rate >= 1.0 or _crc32(rid.encode()) < rate * 4294967296.0)):
                     audited = True
                     if rt.access_log and access_log.isEnabledFor(logging.INFO):
                         score = _audit(rt, req, response, route, ms, status, rid, self_crawl, now)  # for the line
@@ -191,10 +194,13 @@ def install(app: Flask) -> SsrRuntime:
 
 def _is_html(response: Response) -> bool:
     """``response.mimetype == "text/html"`` without parsing the header in the common case
-    (``text/html`` or ``text/html; charset=…`` exactly); anything else takes the exact property."""
-    ct = response.headers.get("Content-Type")
-    if ct is not None and ct.startswith("text/html") and (len(ct) == 9 or ct[9] == ";"):
-        return True
+    (``text/html`` or ``text/html; charset=…`` exactly); anything else takes the exact property.
+    The headers are walked directly: ``Content-Type`` is set first, so this is one comparison."""
+    for key, value in response.headers:
+        if key == "Content-Type" or key.lower() == "content-type":
+            if value.startswith("text/html") and (len(value) == 9 or value[9] == ";"):
+                return True
+            break
     return response.mimetype == "text/html"
 
 
