@@ -46,12 +46,21 @@ def compute_and_store(session: Any, start: date, end: date, audience: str | Audi
     key = cuped_key(start, end, aud.slug, pre_days, control, treatment)
     now = utcnow()
     session.commit()
-    with write_transaction(session):
-        session.execute(delete(ExperimentSnapshot).where(ExperimentSnapshot.key == key))
-        session.execute(insert(ExperimentSnapshot).values(
-            key=key, kind="cuped", start_day=start, end_day=end, audience=aud.slug,
-            params={"pre_days": pre_days, "control": control, "treatment": treatment}, result=result,
-            computed_at=now, requested_at=None))
+    for attempt in (1, 2, 3):
+        try:
+            with write_transaction(session):
+                session.execute(delete(ExperimentSnapshot).where(ExperimentSnapshot.key == key))
+                session.execute(insert(ExperimentSnapshot).values(
+                    key=key, kind="cuped", start_day=start, end_day=end, audience=aud.slug,
+                    params={"pre_days": pre_days, "control": control, "treatment": treatment}, result=result,
+                    computed_at=now, requested_at=None))
+            break
+        except IntegrityError:
+            # Another transaction inserted the key after our delete (on PostgreSQL's READ COMMITTED: a
+            # concurrent run of the same window, e.g. one the queue sweeper re-enqueued, or a dashboard
+            # request marking it requested): its row is committed now, so delete + insert again.
+            if attempt == 3:
+                raise
     return {**result, "computed_at": now.isoformat(), "cached": False}
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import Float
 
-from moviepulse.analytics.rollups import DAILY, rollup_day, rollup_state
+from moviepulse.analytics.rollups import DAILY, batch_settings, rollup_day, rollup_state
 from moviepulse.analytics.sqlutil import as_date, day_bounds, day_bucket, days_in, real_session
 from moviepulse.core.db import write_transaction
 from moviepulse.models.analytics import (
@@ -70,11 +70,12 @@ def dimension_key(row: Any) -> str:
 
 def _raw_by_day(session: Any, start: date, end: date) -> dict[date, dict[str, dict[str, int]]]:
     """The rollup aggregate recomputed from raw events for every day of the range (one GROUP BY)."""
-    from moviepulse.analytics.rollups import raw_grouped_select
+    from moviepulse.analytics.rollups import per_device_rollups, raw_grouped_select
 
     lo, hi = day_bounds(start)[0], day_bounds(end)[1]
     rows: dict[date, dict[str, dict[str, int]]] = {}
-    for r in session.execute(raw_grouped_select(lo, hi, bucket=day_bucket(Event.event_time))):
+    for r in session.execute(raw_grouped_select(lo, hi, bucket=day_bucket(Event.event_time),
+                                                per_device=per_device_rollups(session))):
         m = r._mapping
         rows.setdefault(as_date(m["bucket"]), {})[dimension_key(m)] = {k: int(m[k] or 0) for k in METRICS}
     return rows
@@ -168,6 +169,8 @@ def reconcile(session: Any, *, days: int = 7, end: date | None = None, threshold
     session = real_session(session)
     end = end or (utcnow().date() - timedelta(days=1))
     start = end - timedelta(days=max(1, int(days)) - 1)
+    session.commit()
+    batch_settings(session)  # for the reads below (one transaction, committed before the writes)
     state = rollup_state(session, start, end)
     rolled_at = {d: session.scalar(select(RollupState.rolled_up_at).where(RollupState.day == d,
                                                                           RollupState.granularity == DAILY))

@@ -91,7 +91,10 @@ def rollup_command(day: str | None, start: str | None, end: str | None, hourly: 
         click.echo(f"{r['day']}: {r['rows']} rows, {r['events']} events")
     if hourly:
         r = rollup_hours(db.session, utcnow().date())
-        click.echo(f"{r['day']} hourly: {r['rows']} rows until {r['covered_until']}")
+        if r.get("skipped"):
+            click.echo(f"{r['day']} hourly: skipped ({r['skipped']}); covered until {r['covered_until']}")
+        else:
+            click.echo(f"{r['day']} hourly: {r['rows']} rows until {r['covered_until']}")
 
 
 @hookimpl

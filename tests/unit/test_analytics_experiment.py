@@ -132,3 +132,33 @@ def test_cuped_served_from_cache_or_pending_not_in_the_request(app_ctx):
     assert cached["cached"] is True and cached["theta"] == fresh["theta"] and len(calls) == 1
     stale = cuped_section(db.session, start, end, "global", 3, enqueue=enqueue, ttl_seconds=-1)
     assert stale["state"] == "pending" and stale["previous"]["theta"] == fresh["theta"]
+
+
+def test_cuped_snapshot_write_survives_a_concurrent_insert_of_its_key(app_ctx, monkeypatch):
+    """Two runs of one window (a sweeper re-enqueue while the first still runs): the second's delete
+    missed the first's row, its insert hits the unique key; it deletes and inserts again."""
+    from sqlalchemy import delete, false, func, select
+
+    from moviepulse.analytics import cuped_cache
+    from moviepulse.models.analytics import ExperimentSnapshot
+    from moviepulse.models.base import utcnow
+
+    events, devices = generate_events(START, 3, devices=60, impressions_per_day=200, seed=8)
+    insert_events(db.session, events, devices)
+    end = START + timedelta(days=2)
+    key = cuped_cache.cuped_key(START, end, "global", 14)
+    db.session.add(ExperimentSnapshot(key=key, kind="cuped", start_day=START, end_day=end, audience="global",
+                                      params={}, result={"stale": True}, computed_at=utcnow()))
+    db.session.commit()
+    deletes = []
+
+    def racing_delete(table):  # the first delete sees no row (the other run committed after it)
+        deletes.append(1)
+        return delete(table).where(false()) if len(deletes) == 1 else delete(table)
+
+    monkeypatch.setattr(cuped_cache, "delete", racing_delete)
+    result = cuped_cache.compute_and_store(db.session, START, end, "global", 14)
+    assert len(deletes) == 2 and "stale" not in result
+    rows = db.session.scalars(select(ExperimentSnapshot).where(ExperimentSnapshot.key == key)).all()
+    assert len(rows) == 1 and "stale" not in rows[0].result
+    assert db.session.scalar(select(func.count()).select_from(ExperimentSnapshot)) == 1

@@ -156,3 +156,26 @@ def test_coarse_levels_and_srm_on_postgresql(pg_app):
         db.session.execute(update(Device).where(Device.device_id == some).values(variant="AB"))
         db.session.commit()
         assert srm_counts(db.session, START, end, resolve_audience("global", registry=None))[0] == reference()
+
+
+def test_hourly_rollup_skips_while_another_rollup_of_the_day_runs(pg_app):
+    """A recompute finding the day's lock taken returns at once with the coverage that stands,
+    instead of queueing behind the running one (and recomputing the whole day after it)."""
+    from sqlalchemy import text
+
+    day = START
+    midnight = datetime.combine(day, datetime.min.time())
+    with pg_app.app_context():
+        events, devices = generate_events(day, 1, devices=40, impressions_per_day=200, seed=31)
+        insert_events(db.session, events, devices)
+        first = rollup_hours(db.session, day, midnight + timedelta(hours=10))
+        assert not first.get("skipped") and first["rows"] > 0
+        with db.engine.connect() as other:
+            tx = other.begin()
+            other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 0x4D50_0000 + day.toordinal()})
+            busy = rollup_hours(db.session, day, midnight + timedelta(hours=12))
+            tx.rollback()
+        assert busy["skipped"] and busy["rows"] is None
+        assert busy["covered_until"] == first["covered_until"] == (midnight + timedelta(hours=10)).isoformat()
+        again = rollup_hours(db.session, day, midnight + timedelta(hours=12))
+        assert not again.get("skipped") and again["covered_until"] == (midnight + timedelta(hours=12)).isoformat()
