@@ -57,6 +57,7 @@ class TestingConfig(BaseConfig):
     LOAD_ENTRYPOINT_PLUGINS = False
     LOG_JSON = False
     WTF_CSRF_ENABLED = True
+    DASHBOARD_CACHE_SECONDS = 0  # tests read fresh numbers (the dashboard plugin's default is 5)
 
 
 class StagingConfig(BaseConfig):

@@ -13,6 +13,15 @@ For each day of the range:
 Each source is one SQL ``GROUP BY``; the (few) grouped rows are merged by key. Counts are
 non-bot impressions, clicks, views, plus bot events apart. Distinct devices are not
 returned here because they do not add across rows/sources.
+
+The raw part is the costly one (today's tail after the hourly rollup's ``covered_until`` holds up
+to a rollup interval of events, hundreds of thousands at a high event rate), and every dashboard
+query over a range ending today reads the same tail. Inside a cached dashboard call
+(``resultcache.active()``) it is therefore read once per range for every query, grouping and
+audience: :func:`raw_fine_counts` groups it by day and every rollup dimension (cached like the
+call), and the audience's equality filters and the grouping are applied to those rows in Python —
+the same sums the filtered SQL ``GROUP BY`` returns. Audiences with a custom ``where`` predicate, and
+every call outside the dashboard cache, run the filtered SQL as before.
 """
 
 from __future__ import annotations
@@ -22,11 +31,12 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from moviepulse.analytics.audiences import Audience, resolve_audience
 from moviepulse.analytics.rollups import DAILY, HOURLY, measure_columns, rollup_state
 from moviepulse.analytics.sqlutil import as_date, day_bounds, day_bucket, days_in
+from moviepulse.core import resultcache
 from moviepulse.models.analytics import ROLLUP_DIMENSIONS, ROLLUP_LEVELS, RollupDaily, RollupHourly
 from moviepulse.models.events import Event
 
@@ -91,6 +101,52 @@ def _merge(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, date
     return out
 
 
+#: Cache name of :func:`raw_fine_counts` (bump the version when its rows change shape).
+RAW_FINE_COUNTS = "moviepulse.analytics.facts.raw_fine_counts.v1"
+
+
+def raw_fine_counts(session: Session, lo: datetime, hi: datetime) -> list[tuple[Any, ...]]:
+    """Raw events in ``[lo, hi)`` grouped by day and every rollup dimension: rows
+    ``(day, *ROLLUP_DIMENSIONS, impressions, clicks, views, bot_events)`` (no audience filter)."""
+    cols = [day_bucket(Event.event_time).label("day"), *[getattr(Event, d) for d in ROLLUP_DIMENSIONS]]
+    measures = [c for c in measure_columns() if c.name in MEASURES]
+    q = select(*cols, *measures).where(Event.event_time >= lo, Event.event_time < hi).group_by(*cols)
+    n = 1 + len(ROLLUP_DIMENSIONS)
+    return [(as_date(r[0]), *r[1:n], *(int(v or 0) for v in r[n:])) for r in session.execute(q)]
+
+
+def row_filter(audience: Audience) -> Any:
+    """A predicate on :func:`raw_fine_counts` rows equal to ``audience.conditions`` (``col = value``,
+    ``col IN (values)``, ``col IS NULL``), or ``None`` when the audience has a custom ``where`` or a
+    filter value that is not a string (those run in SQL)."""
+    if audience.where is not None:
+        return None
+    checks: list[tuple[int, Any]] = []
+    for name, value in audience.filters.items():
+        index = 1 + ROLLUP_DIMENSIONS.index(name)
+        if value is None or isinstance(value, str):
+            checks.append((index, value))
+        elif isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, str) for v in value):
+            checks.append((index, frozenset(value)))
+        else:
+            return None
+
+    def match(row: tuple[Any, ...]) -> bool:
+        for index, want in checks:
+            got = row[index]
+            if want is None:
+                if got is not None:
+                    return False
+            elif isinstance(want, frozenset):
+                if got not in want:  # NULL is in no list, as in SQL
+                    return False
+            elif got != want:
+                return False
+        return True
+
+    return match
+
+
 def grouped_counts(session: Session, start: date, end: date, audience: str | Audience | None = "global",
                    by: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Rows ``{<by keys>…, impressions, clicks, views, bot_events}`` for the range, sorted by key.
@@ -134,7 +190,20 @@ def grouped_counts(session: Session, start: date, end: date, audience: str | Aud
         q = (select(*cols, *[func.coalesce(func.sum(getattr(t, k)), 0).label(k) for k in MEASURES])
              .where(_ranges(t.hour, plan["hourly"]), *aud.conditions(t)))
         add(session.execute(q.group_by(*cols) if cols else q))
-    if plan["raw"]:
+    cache = resultcache.active()
+    match = row_filter(aud) if plan["raw"] and cache is not None else None
+    if match is not None:  # the shared, cached fine rows of each raw range (see the module docstring)
+        positions = [0 if b == "day" else 1 + ROLLUP_DIMENSIONS.index(b) for b in by]
+        n = 1 + len(ROLLUP_DIMENSIONS)
+        background = isinstance(session, scoped_session)  # usable from a refresh thread
+        for lo, hi in _merge(plan["raw"]):
+            for row in cache.call(RAW_FINE_COUNTS, (lo, hi), lambda lo=lo, hi=hi: raw_fine_counts(session, lo, hi),
+                                  background=background):
+                if match(row):
+                    acc = merged.setdefault(tuple(row[i] for i in positions), dict.fromkeys(MEASURES, 0))
+                    for k, v in zip(MEASURES, row[n:], strict=True):
+                        acc[k] += v
+    elif plan["raw"]:
         cols = [(day_bucket(Event.event_time) if b == "day" else getattr(Event, b)).label(b) for b in by]
         measures = [c for c in measure_columns() if c.name in MEASURES]
         q = select(*cols, *measures).where(_ranges(Event.event_time, plan["raw"]), *aud.conditions(Event))

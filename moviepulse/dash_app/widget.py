@@ -12,17 +12,22 @@ The common case needs only :meth:`Widget.render`: given the filters it returns a
 layout is a card with a title, a status line, a fixed-height graph and an extra area.
 
 Callbacks never touch tables: ``render`` calls query modules through
-``moviepulse.dash_app.data.query``.
+``moviepulse.dash_app.data.query``, whose results are cached for ``DASHBOARD_CACHE_SECONDS``;
+when a widget shows numbers computed earlier than its callback, its status line says
+"as of HH:MM:SS UTC".
 """
 
 from __future__ import annotations
 
+import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dash import MATCH, Input, Output, State, dcc, html, no_update
 
+from moviepulse.core import resultcache
 from moviepulse.dash_app import theme
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -218,13 +223,28 @@ class Widget:
             filters = Filters.from_store(filter_data)
             token = _INSTANCE.set(str((_config or {}).get("instance", "")))
             try:
-                rendered = widget.safe_render(filters)
+                with resultcache.track() as seen:
+                    rendered = widget.safe_render(filters)
             finally:
                 _INSTANCE.reset(token)
             fig, status, extra = widget.outputs(rendered)
+            status = with_age(status, seen.oldest)
             more = [rendered.more.get(f"{part}.{prop}", no_update) for part, prop in widget.extra_outputs]
             head = [fig, status, extra] if widget.has_graph else [status, extra]
             return (*head, *more)
+
+
+#: Numbers computed at least this long before the callback get an "as of" in the status line.
+STALE_AFTER_SECONDS = 1.0
+
+
+def with_age(status: Any, computed_at: float | None, now: float | None = None) -> Any:
+    """``status`` plus "as of HH:MM:SS UTC" when the oldest number shown was computed (cached) at
+    least :data:`STALE_AFTER_SECONDS` before ``now`` (epoch seconds); else ``status`` unchanged."""
+    if computed_at is None or (now if now is not None else time.time()) - computed_at < STALE_AFTER_SECONDS:
+        return status
+    age = f"as of {datetime.fromtimestamp(computed_at, UTC).strftime('%H:%M:%S')} UTC"
+    return f"{status} · {age}" if status else age
 
 
 def prepared(fig: Any, widget: Widget) -> Any:

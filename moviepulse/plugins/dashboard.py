@@ -21,6 +21,13 @@ def register_settings() -> list[Setting]:
         Setting("DASHBOARD_PLOTLY_BUNDLE", "basic",
                 "plotly.js bundle for dashboard charts: 'basic' (bar, scatter, pie; 1.2 MB, faster first load) "
                 "or 'full' (every trace type, 4.8 MB) for plugin widgets that need more."),
+        Setting("DASHBOARD_CACHE_SECONDS", 5,
+                "How long a dashboard query result is reused by every admin and callback asking for the same "
+                "query, range and audience (0 = off; the testing configuration sets 0, so tests read fresh "
+                "numbers). A widget showing cached numbers says 'as of HH:MM:SS UTC'."),
+        Setting("DASHBOARD_CACHE_BACKEND", "auto",
+                "Where cached dashboard results live: 'auto' (Redis, shared by every web worker, when Huey runs "
+                "on Redis as in staging/production; else in each process), 'redis' or 'memory'."),
         Setting("LOGIN_THROTTLE_WINDOW_SECONDS", 900, "Window in which failed admin logins are counted."),
         Setting("LOGIN_MAX_FAILURES_PER_EMAIL", 5, "Failed logins per e-mail within the window before throttling."),
         Setting("LOGIN_MAX_FAILURES_PER_ADDR", 20, "Failed logins per client address within the window."),

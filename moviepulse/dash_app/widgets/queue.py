@@ -188,7 +188,8 @@ class QueueFailedWidget(Widget):
                 return badge(f"Retry failed: {type(exc).__name__}: {exc}", "critical"), no_update
             token = _INSTANCE.set(str(trigger.get("instance", "")))
             try:
-                listing = widget.failed_list(Filters.from_store(filter_data))
+                with data.fresh():  # the retried job's new state, not the cached list
+                    listing = widget.failed_list(Filters.from_store(filter_data))
             finally:
                 _INSTANCE.reset(token)
             return message, listing
