@@ -5,6 +5,7 @@ processes, and the "as of" status line."""
 
 from __future__ import annotations
 
+import contextvars
 import re
 import threading
 import time
@@ -36,13 +37,13 @@ class Counter:
 
 
 def test_hit_then_miss_after_expiry():
-    cache = ResultCache(0.3, MemoryStore(), secret="s")
+    cache = ResultCache(1.5, MemoryStore(), secret="s")
     f = Counter()
     first = cache.call("q", (D1, D2, "global"), lambda: f(D1, D2, "global"))
     again = cache.call("q", (D1, D2, "global"), lambda: f(D1, D2, "global"))
     assert f.calls == 1 and again == first
     assert cache.stats["hits"] == 1 and cache.stats["misses"] == 1
-    time.sleep(0.4)
+    time.sleep(1.6)
     later = cache.call("q", (D1, D2, "global"), lambda: f(D1, D2, "global"))
     assert f.calls == 2 and later["rows"] == [{"n": 2}]
 
@@ -207,13 +208,13 @@ def redis_url():
 
 
 def test_redis_store_is_shared_and_expires(redis_url):
-    a = ResultCache(0.5, RedisStore(redis_url), secret="k", namespace="t:")
-    b = ResultCache(0.5, RedisStore(redis_url), secret="k", namespace="t:")  # another process
+    a = ResultCache(1.5, RedisStore(redis_url), secret="k", namespace="t:")
+    b = ResultCache(1.5, RedisStore(redis_url), secret="k", namespace="t:")  # another process
     f = Counter()
     first = a.call("q", (D1, "global"), lambda: f())
     assert b.call("q", (D1, "global"), lambda: f()) == first and f.calls == 1
     assert b.call("q", (D1, "device:mobile"), lambda: f()) != first and f.calls == 2
-    time.sleep(0.6)
+    time.sleep(1.6)
     b.call("q", (D1, "global"), lambda: f())
     assert f.calls == 3
 
@@ -342,61 +343,101 @@ def test_widget_status_shows_the_age_of_cached_numbers(cached_app):
     assert again["graph.figure"] == first["graph.figure"]
 
 
-def _thread_runner(fn):
-    threading.Thread(target=fn, daemon=True).start()
+class FakeTime:
+    """The clock of ``resultcache`` in these tests: it moves only when a test (or a computation that
+    stands for a slow one) advances it, so no test depends on how fast this machine is."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def time(self) -> float:
+        return self.now
+
+    monotonic = perf_counter = time
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
 
 
-def test_costly_values_are_refreshed_ahead_of_expiry():
-    """A hit on a costly value in the last part of its life returns at once and recomputes it in the
-    background: no reader waits for the slow computation, and no value is older than the ttl."""
-    cache = ResultCache(0.8, MemoryStore(), runner=_thread_runner)
+class Deferred:
+    """A runner that keeps background work until the test runs it (``run()``), each function in an
+    empty context, as in a new thread."""
+
+    def __init__(self) -> None:
+        self.pending: list = []
+
+    def __call__(self, fn) -> None:
+        self.pending.append(fn)
+
+    def run(self) -> int:
+        done = 0
+        while self.pending:
+            contextvars.Context().run(self.pending.pop(0))
+            done += 1
+        return done
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeTime()
+    monkeypatch.setattr(resultcache, "time", fake)
+    return fake
+
+
+def test_costly_values_are_refreshed_ahead_of_expiry(clock):
+    """A hit on a costly value in the last part of its life returns the valid value at once and
+    recomputes it in the background: no reader waits for the slow computation, and no value is
+    older than the ttl."""
+    runner = Deferred()
+    cache = ResultCache(0.8, MemoryStore(), runner=runner)
     calls = []
 
     def slow():
         calls.append(1)
-        time.sleep(0.15)
+        clock.sleep(0.15)  # a computation that takes 0.15 s
         return len(calls)
 
     assert cache.call("slow", (), slow, background=True) == 1
-    time.sleep(0.6)  # due: age >= max(ttl / 2, ttl - 1.5 * cost)
-    started = time.perf_counter()
-    assert cache.call("slow", (), slow, background=True) == 1  # the valid value, at once
-    assert time.perf_counter() - started < 0.1
-    time.sleep(0.3)
-    started = time.perf_counter()
-    assert cache.call("slow", (), slow, background=True) == 2  # refreshed meanwhile
-    assert time.perf_counter() - started < 0.1 and cache.stats["refreshed"] == 1
+    clock.sleep(0.5)  # due: age >= ttl - 1.2 * cost
+    assert cache.call("slow", (), slow, background=True) == 1  # the valid value, without computing
+    assert len(calls) == 1 and len(runner.pending) == 1  # the refresh waits in the background
+    assert cache.call("slow", (), slow, background=True) == 1  # one refresh per key at a time
+    assert len(runner.pending) == 1
+    assert runner.run() == 1 and len(calls) == 2 and cache.stats["refreshed"] == 1
+    assert cache.call("slow", (), slow, background=True) == 2  # the refreshed value, no computation
+    assert len(calls) == 2
     # cheap values, and callers that cannot run in the background, are not refreshed ahead
-    cheap = ResultCache(0.4, MemoryStore(), runner=_thread_runner)
+    cheap = ResultCache(0.4, MemoryStore(), runner=runner)
     cheap.call("cheap", (), lambda: 1, background=True)
-    time.sleep(0.3)
-    cheap.call("cheap", (), lambda: 2, background=True)
+    clock.sleep(0.3)
+    assert cheap.call("cheap", (), lambda: 2, background=True) == 1
+    clock.sleep(0.5)  # the refreshed slow value is due again, but this caller cannot run in the background
     cache.call("slow", (), slow)
-    time.sleep(0.05)
-    assert cheap.stats["refreshed"] == 0
+    assert runner.pending == [] and cheap.stats["refreshed"] == 0
 
 
-def test_a_refresh_recomputes_the_costly_parts_it_reads():
+def test_a_refresh_recomputes_the_costly_parts_it_reads(clock):
     """A cheap value built from a costly cached part is as costly to refresh: the refresh recomputes
     the part too (it is as old as the whole), so the refreshed whole is fresh."""
-    cache = ResultCache(0.8, MemoryStore(), runner=_thread_runner)
+    runner = Deferred()
+    cache = ResultCache(0.8, MemoryStore(), runner=runner)
     parts = []
 
     def part():
         parts.append(1)
-        time.sleep(0.15)
+        clock.sleep(0.15)
         return len(parts)
 
     def whole():
         return 10 * cache.call("part", (), part, background=True)
 
     assert cache.call("whole", (), whole, background=True) == 10
-    time.sleep(0.6)
+    clock.sleep(0.5)
     assert cache.call("whole", (), whole, background=True) == 10  # due: refreshed in the background
-    time.sleep(0.35)
+    runner.run()
     with resultcache.track() as seen:
         assert cache.call("whole", (), whole, background=True) == 20
-    assert len(parts) == 2 and time.time() - seen.oldest < 0.5
+    assert len(parts) == 2 and clock.now - seen.oldest < 0.5
 
 
 def test_refresh_ahead_only_for_values_costly_but_not_too_costly():
