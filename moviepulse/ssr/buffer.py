@@ -203,7 +203,7 @@ class TelemetryBuffer:
 
     def has_data(self) -> bool:
         """Anything recorded and not yet taken (what exit hooks check before flushing)."""
-        return bool(self.requests or self.audits or self.signals or self.snap)
+        return bool(self.requests or self.audits or self.pages or self.signals or self.snap)
 
     # -- recording (hot path) --------------------------------------------------------
     def record_request(self, route: str, epoch_minute: int, ms: float, status: int, apdex_t_ms: float,
