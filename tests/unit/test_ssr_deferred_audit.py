@@ -3,6 +3,7 @@ exactly the rows, scores and fingerprints an inline audit gives."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -87,7 +88,9 @@ def test_manual_rows_keep_their_order_after_waiting_pages():
 
 
 @pytest.mark.parametrize("access_log", [False, True], ids=["deferred", "inline (access log wants the score)"])
-def test_served_pages_store_the_same_numbers_either_way(make_app, access_log):
+def test_served_pages_store_the_same_numbers_either_way(make_app, access_log, caplog):
+    if access_log:
+        caplog.set_level(logging.INFO, logger="moviepulse.access")  # the line is written: audits are inline
     app = make_app(only_plugins=["core", "ssr"], SSR_SAMPLE_RATE=1.0, SSR_ACCESS_LOG=access_log, SSR_AUDIT_BATCH=4,
                    SSR_FLUSH_MAX_ITEMS=10_000)
 
@@ -104,7 +107,11 @@ def test_served_pages_store_the_same_numbers_either_way(make_app, access_log):
     for n in range(5):
         assert client.get(f"/good/{n}").data == GOOD
         assert client.get(f"/bad/{n}").data == BAD
-    if not access_log:
+    if access_log:
+        assert rt.buffer.pages == [] and len(rt.buffer.audits) == 10  # audited on their own requests
+        scores = [r.__dict__.get("score") for r in caplog.records if r.name == "moviepulse.access"]
+        assert scores == [audit_html(GOOD).score, audit_html(BAD).score] * 5  # each line carries its score
+    else:
         assert len(rt.buffer.pages) == 2  # 10 pages, batches of 4: two still wait for the flush
     flush_now(app)
     assert rt.buffer.pages == []
